@@ -1,0 +1,296 @@
+"""The online problem, slot by slot: the rules every online solver and the environment share.
+
+An :class:`OnlineSimulator` holds the committed calendars (compute held per node and
+slot, subcarriers taken per slot) and each task's state. Decisions come one at a time,
+for the ready task at the head of the queue (earliest deadline first, then task id).
+:meth:`OnlineSimulator.options` lists what that task may do as a :class:`HopOptions`;
+:meth:`OnlineSimulator.apply` commits one choice.
+
+Online information (``docs/model.md``, section "Online and offline"): a decision in
+slot t may use tasks that arrived by t, links and positions of slot t, and each node's
+background load for slots t..t+K-1. The simulator enforces that by construction: options
+are computed from nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dcibench.physics import CAPACITY_REL_TOL, HopMetrics, physics_of
+from dcibench.types import Hop, Instance, Schedule
+
+PENDING, READY, BUSY, DONE, FAILED = 0, 1, 2, 3, 4
+"""Task states: not arrived, waiting for a decision, inside a hop, complete, failed."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A decision for the task at the head of the queue, in absolute terms.
+
+    ``last_layer = next_layer - 1`` computes nothing; ``next_node == node`` transfers
+    nothing; both together wait one slot. ``level`` is ignored without compute and
+    ``subcarrier`` without transfer.
+    """
+
+    last_layer: int
+    level: int
+    next_node: int
+    subcarrier: int
+
+
+class HopOptions:
+    """Every choice open to one ready task in one slot, with validity and metrics.
+
+    Grids have shape (J, M, S', V): J block ends ``blocks = [i-1, ..., L]``, M candidate
+    next nodes ``nodes`` (``nodes[0]`` is the task's own node, then its linked neighbours),
+    S' subcarriers (S with fading, else 1: without fading the rate does not depend on the
+    subcarrier) and V = levels (axis index v is level v + 1).
+
+    Choices that differ only in an ignored component are one choice: the canonical one
+    has level 1 when nothing is computed and subcarrier 0 when nothing is sent.
+    """
+
+    def __init__(self, sim: "OnlineSimulator", task: int) -> None:
+        inst, phys = sim.instance, sim.physics
+        self.task = task
+        self.slot = t = sim.slot
+        self.node = n = int(sim.task_node[task])
+        self.next_layer = i = int(sim.task_next_layer[task])
+        deadline = int(inst.task_deadline[task])
+        self.blocks = np.arange(i - 1, inst.n_layers + 1)
+        self.nodes = np.concatenate([[n], np.flatnonzero(phys.link[t, n])])
+        n_sub = inst.n_subcarriers if inst.fading is not None else 1
+        levels = np.arange(1, inst.levels + 1)
+        self.metrics: HopMetrics = phys.hop_metrics(
+            t, n, i, self.blocks[:, None, None, None], levels[None, None, None, :],
+            self.nodes[None, :, None, None], np.arange(n_sub)[None, None, :, None])
+        k = self.metrics.slots
+        # capacity: the rate fits every slot t .. t+k-1 of the node's calendar
+        window = slice(t, deadline)
+        slack = phys.avail_hz[window, n] * (1.0 + CAPACITY_REL_TOL) - sim.held_hz[window, n]
+        slack_min = np.minimum.accumulate(slack)
+        in_time = t + k <= deadline
+        k_idx = np.minimum(k, deadline - t) - 1
+        rate = self.metrics.rate_hz
+        valid = in_time & ((rate == 0) | (rate <= slack_min[k_idx]))
+        valid &= self.metrics.transfer_s <= inst.slot_length_s
+        valid[-1, 1:] = False  # a finished task sends nothing
+        valid[0, :, :, 1:] = False  # no compute: level is ignored, level 1 is canonical
+        self._base = valid
+        self._free = ~sim.sub_busy[t:deadline]  # (deadline - t, S)
+        self._k_idx = k_idx
+        self._n_nodes = inst.n_nodes
+        self._node_index = {int(m): idx for idx, m in enumerate(self.nodes)}
+        self._valid_cache: np.ndarray | None = None
+
+    # -- validity, factor by factor ------------------------------------------------------
+    def _valid(self) -> np.ndarray:
+        """Full validity, shape (J, M, S, V): the base checks and, for transfers, the
+        subcarrier free in the hop's last slot."""
+        n_sub = self._free.shape[1]
+        sub = np.arange(n_sub)[None, None, :, None]
+        valid = self._base & self._free[self._k_idx, sub]
+        valid[:, 0] = False  # the own node sends nothing: subcarrier 0 is canonical
+        valid[:, 0, 0] = self._base[:, 0, 0]
+        return valid
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Bool array (J, M, S, V): ``valid[j, m, s, v]`` for block end ``blocks[j]``,
+        next node ``nodes[m]``, subcarrier s, level v + 1 (canonical choices only)."""
+        if self._valid_cache is None:
+            self._valid_cache = self._valid()
+        return self._valid_cache
+
+    def block_mask(self) -> np.ndarray:
+        """Bool (L+1,) over absolute block ends 0..L: some valid choice ends there."""
+        out = np.zeros(self.blocks[-1] + 1, dtype=bool)
+        out[self.blocks] = self.valid.any(axis=(1, 2, 3))
+        return out
+
+    def node_mask(self, last_layer: int) -> np.ndarray:
+        """Bool (N1,): next nodes with a valid choice, given the block end."""
+        out = np.zeros(self._n_nodes, dtype=bool)
+        out[self.nodes] = self.valid[last_layer - self.blocks[0]].any(axis=(1, 2))
+        return out
+
+    def subcarrier_mask(self, last_layer: int, next_node: int) -> np.ndarray:
+        """Bool (S,): subcarriers with a valid choice, given block end and next node."""
+        m = self._node_index.get(next_node)
+        if m is None:
+            return np.zeros(self.valid.shape[2], dtype=bool)
+        return self.valid[last_layer - self.blocks[0], m].any(axis=1)
+
+    def level_mask(self, last_layer: int, next_node: int, subcarrier: int) -> np.ndarray:
+        """Bool (levels,): valid levels given the other three factors."""
+        m = self._node_index.get(next_node)
+        if m is None:
+            return np.zeros(self.valid.shape[3], dtype=bool)
+        return self.valid[last_layer - self.blocks[0], m, subcarrier].copy()
+
+    def canonical(self, choice: Choice) -> Choice:
+        """The same choice with ignored components set to their canonical value."""
+        level = 1 if choice.last_layer == self.next_layer - 1 else choice.level
+        sub = 0 if choice.next_node == self.node else choice.subcarrier
+        return Choice(choice.last_layer, level, choice.next_node, sub)
+
+    def index_of(self, choice: Choice) -> tuple[int, int, int, int] | None:
+        """Grid index (j, m, s, v) of a choice, None when a component is out of range."""
+        c = self.canonical(choice)
+        j = c.last_layer - int(self.blocks[0])
+        m = self._node_index.get(c.next_node)
+        valid = self.valid
+        if m is None or not (0 <= j < valid.shape[0] and 0 <= c.subcarrier < valid.shape[2]
+                             and 1 <= c.level <= valid.shape[3]):
+            return None
+        return j, m, c.subcarrier, c.level - 1
+
+    def is_valid(self, choice: Choice) -> bool:
+        index = self.index_of(choice)
+        return index is not None and bool(self.valid[index])
+
+    def choice_at(self, j: int, m: int, s: int, v: int) -> Choice:
+        """The choice at grid index (j, m, s, v)."""
+        return Choice(int(self.blocks[j]), v + 1, int(self.nodes[m]), s)
+
+    def cost(self) -> np.ndarray:
+        """Hop cost on the grid, shape (J, M, S, V) (broadcast from (J, M, S', V))."""
+        shape = self.valid.shape
+        return np.broadcast_to(self.metrics.cost, shape)
+
+    def wait(self) -> Choice:
+        return Choice(self.next_layer - 1, 1, self.node, 0)
+
+    def sample(self, rng: np.random.Generator) -> Choice:
+        """A uniformly random valid choice, factor by factor (block, node, subcarrier,
+        level), each uniform over the values that still have a valid completion."""
+        valid = self.valid
+        j = rng.choice(np.flatnonzero(valid.any(axis=(1, 2, 3))))
+        m = rng.choice(np.flatnonzero(valid[j].any(axis=(1, 2))))
+        s = rng.choice(np.flatnonzero(valid[j, m].any(axis=1)))
+        v = rng.choice(np.flatnonzero(valid[j, m, s]))
+        return self.choice_at(int(j), int(m), int(s), int(v))
+
+
+class OnlineSimulator:
+    """State of the online problem for one instance (see the module docstring).
+
+    Attributes:
+        slot: the current slot.
+        held_hz: shape (H, N1), compute rate committed per slot and node.
+        sub_busy: shape (H, S), subcarriers taken per slot.
+        task_state: shape (Q,), one of PENDING, READY, BUSY, DONE, FAILED.
+        task_node / task_next_layer / task_ready_at: shape (Q,), where each task's data is,
+            its next layer, and the slot it is (or will be) ready.
+        hops: the committed hops, in decision order.
+        objective: cost of committed hops plus penalties of failed tasks so far.
+    """
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.physics = physics_of(instance)
+        q = instance.n_tasks
+        self.held_hz = np.zeros((instance.horizon_slots, instance.n_nodes))
+        self.sub_busy = np.zeros((instance.horizon_slots, instance.n_subcarriers), dtype=bool)
+        self.task_state = np.full(q, PENDING, dtype=np.int64)
+        self.task_node = instance.task_source.copy()
+        self.task_next_layer = np.ones(q, dtype=np.int64)
+        self.task_ready_at = instance.task_arrival.copy()
+        self.task_layer_node = np.full((q, instance.n_layers), -1, dtype=np.int64)
+        self.hops: list[Hop] = []
+        self.objective = 0.0
+        self.slot = 0
+        self._queue: list[int] = []
+        self._options: HopOptions | None = None
+        self._advance()
+
+    # -- queries -------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """True when every task is complete or failed."""
+        return not self._queue
+
+    @property
+    def current_task(self) -> int:
+        """The task whose decision is due (earliest deadline, then lowest id)."""
+        return self._queue[0]
+
+    @property
+    def queue(self) -> tuple[int, ...]:
+        """Tasks still to decide in the current slot, in decision order."""
+        return tuple(self._queue)
+
+    def options(self) -> HopOptions:
+        """The :class:`HopOptions` of the current task (computed once per decision)."""
+        if self._options is None:
+            self._options = HopOptions(self, self.current_task)
+        return self._options
+
+    def schedule(self, solver: str = "") -> Schedule:
+        return Schedule(hops=tuple(self.hops), instance_name=self.instance.name, solver=solver)
+
+    # -- transitions ---------------------------------------------------------------------
+    def apply(self, choice: Choice) -> float:
+        """Commit a valid choice for the current task; return the cost it incurred:
+        the hop's cost plus the penalty of every task that failed before the next
+        decision. Raises ``ValueError`` for an invalid choice."""
+        opts = self.options()
+        index = opts.index_of(choice)
+        if index is None or not opts.valid[index]:
+            raise ValueError(f"invalid choice {choice} for task {opts.task} in slot {self.slot}")
+        task = self._queue.pop(0)
+        self._options = None
+        c = opts.canonical(choice)
+        cost = 0.0
+        if c.last_layer == opts.next_layer - 1 and c.next_node == opts.node:
+            self.task_state[task] = PENDING
+            self.task_ready_at[task] = self.slot + 1
+        else:
+            j, m, s, v = index
+            k = int(opts.metrics.slots[j, m, min(s, opts.metrics.slots.shape[2] - 1), v])
+            cost = float(opts.metrics.cost[j, m, min(s, opts.metrics.cost.shape[2] - 1), v])
+            computes = c.last_layer >= opts.next_layer
+            transfers = c.next_node != opts.node
+            if computes:
+                rate = float(self.physics.level_rate_hz[opts.node, c.level])
+                self.held_hz[self.slot:self.slot + k, opts.node] += rate
+                self.task_layer_node[task, opts.next_layer - 1:c.last_layer] = opts.node
+            if transfers:
+                self.sub_busy[self.slot + k - 1, c.subcarrier] = True
+            self.hops.append(Hop(task=task, slot=self.slot, node=opts.node,
+                                 first_layer=opts.next_layer, last_layer=c.last_layer,
+                                 level=c.level if computes else None, next_node=c.next_node,
+                                 subcarrier=c.subcarrier if transfers else None))
+            self.task_node[task] = c.next_node
+            self.task_next_layer[task] = c.last_layer + 1
+            self.task_ready_at[task] = self.slot + k
+            finished = c.last_layer == self.instance.n_layers
+            self.task_state[task] = DONE if finished else BUSY
+        self.objective += cost
+        if not self._queue:
+            cost += self._advance()
+        return cost
+
+    def _advance(self) -> float:
+        """Move to the next slot with a decision due; fail tasks past their deadline.
+        Returns the penalties incurred."""
+        inst = self.instance
+        live = (self.task_state != DONE) & (self.task_state != FAILED)
+        penalty = 0.0
+        while live.any():
+            t = int(self.task_ready_at[live].min())
+            due = live & (self.task_ready_at == t)
+            late = due & (t >= inst.task_deadline)
+            if late.any():
+                self.task_state[late] = FAILED
+                penalty += inst.penalty * int(late.sum())
+                live &= ~late
+                continue
+            self.slot = t
+            self.task_state[due] = READY
+            self._queue = [int(x) for x in np.flatnonzero(due)]
+            break
+        self.objective += penalty
+        return penalty
