@@ -107,12 +107,10 @@ class Physics:
 
     def transfer_time(self, slot: np.ndarray, node: np.ndarray, next_node: np.ndarray,
                       subcarrier: np.ndarray, last_layer: np.ndarray) -> np.ndarray:
-        """``tau = O[j] / R`` in seconds; 0 where ``next_node == node``."""
-        slot, node, next_node, subcarrier, last_layer = np.broadcast_arrays(
-            slot, node, next_node, subcarrier, last_layer)
-        moves = next_node != node
-        safe_s = np.where(moves, subcarrier, 0)
-        rate = self.rate_bps(slot, node, next_node, safe_s)
+        """``tau = O[j] / R`` in seconds; 0 where ``next_node == node``. The arguments
+        broadcast against each other; so does the result."""
+        moves = np.asarray(next_node != node)
+        rate = self.rate_bps(slot, node, next_node, np.where(moves, subcarrier, 0))
         bits = self.instance.profile.output_bits[last_layer]
         with np.errstate(divide="ignore"):
             return np.where(moves, bits / np.where(moves, rate, 1.0), 0.0)
@@ -131,17 +129,16 @@ class Physics:
     def hop_metrics(self, slot: np.ndarray, node: np.ndarray, first_layer: np.ndarray,
                     last_layer: np.ndarray, level: np.ndarray, next_node: np.ndarray,
                     subcarrier: np.ndarray) -> HopMetrics:
-        """Duration, energy, delay and cost of hops given as broadcastable int arrays.
+        """Duration, energy, delay and cost of hops given as int arrays.
 
-        ``level`` is ignored (taken as 0) for empty blocks, ``subcarrier`` when the hop
-        does not move. Indices must be in range; the evaluator checks that first.
+        The arguments broadcast against each other and every result has (at most) their
+        broadcast shape, so a grid of options costs no more than its distinct parts.
+        ``level`` is ignored for empty blocks, ``subcarrier`` when the hop does not move.
+        Indices must be in range; the evaluator checks that first.
         """
         inst = self.instance
-        slot, node, first_layer, last_layer, level, next_node, subcarrier = (
-            np.broadcast_arrays(*(np.asarray(a, dtype=np.int64) for a in (
-                slot, node, first_layer, last_layer, level, next_node, subcarrier))))
         cycles = self.block_cycles(first_layer, last_layer)
-        computes = last_layer >= first_layer
+        computes = np.asarray(last_layer >= first_layer)
         rate = np.where(computes, self.level_rate_hz[node, np.where(computes, level, 0)], 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             compute_s = np.where(computes, cycles / np.where(computes, rate, 1.0), 0.0)

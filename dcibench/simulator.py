@@ -84,51 +84,80 @@ class HopOptions:
         self._n_nodes = inst.n_nodes
         self._node_index = {int(m): idx for idx, m in enumerate(self.nodes)}
         self._valid_cache: np.ndarray | None = None
+        self._exists_cache: np.ndarray | None = None
 
-    # -- validity, factor by factor ------------------------------------------------------
-    def _valid(self) -> np.ndarray:
-        """Full validity, shape (J, M, S, V): the base checks and, for transfers, the
-        subcarrier free in the hop's last slot."""
-        n_sub = self._free.shape[1]
-        sub = np.arange(n_sub)[None, None, :, None]
-        valid = self._base & self._free[self._k_idx, sub]
-        valid[:, 0] = False  # the own node sends nothing: subcarrier 0 is canonical
-        valid[:, 0, 0] = self._base[:, 0, 0]
-        return valid
-
+    # -- validity ------------------------------------------------------------------------
     @property
     def valid(self) -> np.ndarray:
         """Bool array (J, M, S, V): ``valid[j, m, s, v]`` for block end ``blocks[j]``,
-        next node ``nodes[m]``, subcarrier s, level v + 1 (canonical choices only)."""
+        next node ``nodes[m]``, subcarrier s, level v + 1 (canonical choices only).
+        Computed on first use; the factor masks below do not need it."""
         if self._valid_cache is None:
-            self._valid_cache = self._valid()
+            sub = np.arange(self._free.shape[1])[None, None, :, None]
+            valid = self._base & self._free[self._k_idx, sub]
+            valid[:, 0] = False  # the own node sends nothing: subcarrier 0 is canonical
+            valid[:, 0, 0] = self._base[:, 0, 0]
+            self._valid_cache = valid
         return self._valid_cache
 
+    def _exists(self) -> np.ndarray:
+        """Bool (J, M, V): valid for at least one subcarrier."""
+        if self._exists_cache is None:
+            if self._base.shape[2] == 1:
+                any_free = self._free.any(axis=1)
+                exists = self._base[:, :, 0] & any_free[self._k_idx[:, :, 0]]
+                exists[:, 0] = self._base[:, 0, 0]
+            else:
+                exists = self.valid.any(axis=2)
+            self._exists_cache = exists
+        return self._exists_cache
+
+    def _cell(self, j: int, m: int) -> np.ndarray:
+        """Bool (S, V): validity for block index j and node index m."""
+        n_sub = self._free.shape[1]
+        if m == 0:
+            out = np.zeros((n_sub, self._base.shape[3]), dtype=bool)
+            out[0] = self._base[j, 0, 0]
+            return out
+        free = self._free[self._k_idx[j, m], np.arange(n_sub)[:, None]]
+        return self._base[j, m] & free
+
+    # -- the four factors, one after the other -------------------------------------------
     def block_mask(self) -> np.ndarray:
         """Bool (L+1,) over absolute block ends 0..L: some valid choice ends there."""
         out = np.zeros(self.blocks[-1] + 1, dtype=bool)
-        out[self.blocks] = self.valid.any(axis=(1, 2, 3))
+        out[self.blocks] = self._exists().any(axis=(1, 2))
         return out
 
     def node_mask(self, last_layer: int) -> np.ndarray:
         """Bool (N1,): next nodes with a valid choice, given the block end."""
         out = np.zeros(self._n_nodes, dtype=bool)
-        out[self.nodes] = self.valid[last_layer - self.blocks[0]].any(axis=(1, 2))
+        j = last_layer - int(self.blocks[0])
+        if 0 <= j < self.blocks.shape[0]:
+            out[self.nodes] = self._exists()[j].any(axis=1)
         return out
 
     def subcarrier_mask(self, last_layer: int, next_node: int) -> np.ndarray:
         """Bool (S,): subcarriers with a valid choice, given block end and next node."""
-        m = self._node_index.get(next_node)
-        if m is None:
-            return np.zeros(self.valid.shape[2], dtype=bool)
-        return self.valid[last_layer - self.blocks[0], m].any(axis=1)
+        index = self._index(last_layer, next_node)
+        if index is None:
+            return np.zeros(self._free.shape[1], dtype=bool)
+        return self._cell(*index).any(axis=1)
 
     def level_mask(self, last_layer: int, next_node: int, subcarrier: int) -> np.ndarray:
-        """Bool (levels,): valid levels given the other three factors."""
+        """Bool (levels,): valid levels given the other three factors (all levels are
+        False but level 1 when the block is empty: the level is then ignored)."""
+        index = self._index(last_layer, next_node)
+        if index is None or not 0 <= subcarrier < self._free.shape[1]:
+            return np.zeros(self._base.shape[3], dtype=bool)
+        return self._cell(*index)[subcarrier]
+
+    def _index(self, last_layer: int, next_node: int) -> tuple[int, int] | None:
+        j = last_layer - int(self.blocks[0])
         m = self._node_index.get(next_node)
-        if m is None:
-            return np.zeros(self.valid.shape[3], dtype=bool)
-        return self.valid[last_layer - self.blocks[0], m, subcarrier].copy()
+        if m is None or not 0 <= j < self.blocks.shape[0]:
+            return None
+        return j, m
 
     def canonical(self, choice: Choice) -> Choice:
         """The same choice with ignored components set to their canonical value."""
@@ -139,26 +168,37 @@ class HopOptions:
     def index_of(self, choice: Choice) -> tuple[int, int, int, int] | None:
         """Grid index (j, m, s, v) of a choice, None when a component is out of range."""
         c = self.canonical(choice)
-        j = c.last_layer - int(self.blocks[0])
-        m = self._node_index.get(c.next_node)
-        valid = self.valid
-        if m is None or not (0 <= j < valid.shape[0] and 0 <= c.subcarrier < valid.shape[2]
-                             and 1 <= c.level <= valid.shape[3]):
+        index = self._index(c.last_layer, c.next_node)
+        if index is None or not (0 <= c.subcarrier < self._free.shape[1]
+                                 and 1 <= c.level <= self._base.shape[3]):
             return None
-        return j, m, c.subcarrier, c.level - 1
+        return index[0], index[1], c.subcarrier, c.level - 1
 
     def is_valid(self, choice: Choice) -> bool:
         index = self.index_of(choice)
-        return index is not None and bool(self.valid[index])
+        return index is not None and bool(self._cell(index[0], index[1])[index[2], index[3]])
 
     def choice_at(self, j: int, m: int, s: int, v: int) -> Choice:
         """The choice at grid index (j, m, s, v)."""
         return Choice(int(self.blocks[j]), v + 1, int(self.nodes[m]), s)
 
     def cost(self) -> np.ndarray:
-        """Hop cost on the grid, shape (J, M, S, V) (broadcast from (J, M, S', V))."""
-        shape = self.valid.shape
-        return np.broadcast_to(self.metrics.cost, shape)
+        """Hop cost on the grid, shape (J, M, S', V) (S' = 1 without fading: the cost
+        does not depend on the subcarrier)."""
+        return np.broadcast_to(self.metrics.cost, self._base.shape)
+
+    def cheapest(self, last_layer: int, next_node: int) -> Choice | None:
+        """The valid choice of least hop cost that ends its block at ``last_layer`` and
+        moves to ``next_node`` (ties: lowest subcarrier, then lowest level); None if none."""
+        index = self._index(last_layer, next_node)
+        if index is None:
+            return None
+        cell = self._cell(*index)
+        if not cell.any():
+            return None
+        cost = np.where(cell, np.broadcast_to(self.metrics.cost[index], cell.shape), np.inf)
+        s, v = np.unravel_index(int(np.argmin(cost)), cost.shape)
+        return self.choice_at(index[0], index[1], int(s), int(v))
 
     def wait(self) -> Choice:
         return Choice(self.next_layer - 1, 1, self.node, 0)
@@ -166,12 +206,13 @@ class HopOptions:
     def sample(self, rng: np.random.Generator) -> Choice:
         """A uniformly random valid choice, factor by factor (block, node, subcarrier,
         level), each uniform over the values that still have a valid completion."""
-        valid = self.valid
-        j = rng.choice(np.flatnonzero(valid.any(axis=(1, 2, 3))))
-        m = rng.choice(np.flatnonzero(valid[j].any(axis=(1, 2))))
-        s = rng.choice(np.flatnonzero(valid[j, m].any(axis=1)))
-        v = rng.choice(np.flatnonzero(valid[j, m, s]))
-        return self.choice_at(int(j), int(m), int(s), int(v))
+        exists = self._exists()
+        j = int(rng.choice(np.flatnonzero(exists.any(axis=(1, 2)))))
+        m = int(rng.choice(np.flatnonzero(exists[j].any(axis=1))))
+        cell = self._cell(j, m)
+        s = int(rng.choice(np.flatnonzero(cell.any(axis=1))))
+        v = int(rng.choice(np.flatnonzero(cell[s])))
+        return self.choice_at(j, m, s, v)
 
 
 class OnlineSimulator:
@@ -238,7 +279,7 @@ class OnlineSimulator:
         decision. Raises ``ValueError`` for an invalid choice."""
         opts = self.options()
         index = opts.index_of(choice)
-        if index is None or not opts.valid[index]:
+        if index is None or not opts.is_valid(choice):
             raise ValueError(f"invalid choice {choice} for task {opts.task} in slot {self.slot}")
         task = self._queue.pop(0)
         self._options = None

@@ -1,0 +1,7 @@
+"""``python -m dcibench``: see :mod:`dcibench.cli`."""
+
+import sys
+
+from dcibench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,181 @@
+"""Command line: ``python -m dcibench {generate,evaluate,run,solvers,make-set,bench}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_INSTANCES = REPO_ROOT / "instances" / "paper-v1"
+DEFAULT_RESULTS = REPO_ROOT / "results"
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from dcibench.generator import GeneratorParams, generate
+    from dcibench.io import save_instance
+
+    overrides: dict[str, Any] = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.replace("-", "_")] = _parse_value(value)
+    if args.n_tasks is not None:
+        overrides["n_tasks"] = args.n_tasks
+    if args.fading:
+        overrides["fading"] = True
+    if args.speed is not None:
+        overrides["speed_mps"] = args.speed
+    try:
+        base = GeneratorParams.from_dict(overrides)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"generate: {exc}") from None
+    combos = [(n, s) for n in args.n_eds for s in args.seeds]
+    out = Path(args.out)
+    suffix = ".json.gz" if args.gzip else ".json"
+    for n_eds, seed in combos:
+        params = dataclasses.replace(base, n_eds=n_eds, seed=seed)
+        instance = generate(params)
+        target = out if len(combos) == 1 and out.name.endswith((".json", ".json.gz")) \
+            else out / f"{instance.name}{suffix}"
+        save_instance(instance, target)
+        print(f"{target}: N={instance.n_eds} tasks={instance.n_tasks} "
+              f"slots={instance.horizon_slots}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dcibench.evaluator import evaluate
+    from dcibench.io import FormatError, load_instance, load_schedule
+
+    try:
+        instance = load_instance(args.instance)
+        schedule = load_schedule(args.schedule)
+    except FormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = evaluate(instance, schedule)
+    for violation in result.violations[: args.max_violations]:
+        print(f"violation {violation}")
+    if len(result.violations) > args.max_violations:
+        print(f"... and {len(result.violations) - args.max_violations} more violations")
+    for key, value in result.summary().items():
+        print(f"{key:>16}: {value}")
+    return 0 if result.feasible else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dcibench.registry import UnknownSolverError, solver_class
+    from dcibench.report import records_table
+    from dcibench.runner import append_record, find_instances, run_one
+
+    try:
+        solver_class(args.solver)
+        paths = find_instances(args.instances)
+    except (UnknownSolverError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else DEFAULT_RESULTS / f"{args.solver}-{stamp}.jsonl"
+    records = []
+    runs = [(p, s) for p in paths for s in range(args.seeds)]
+    with tqdm(runs, desc=f"{args.solver}", unit="run", file=sys.stderr,
+              disable=args.quiet) as bar:
+        for path, seed in bar:
+            record = run_one(args.solver, path, seed, args.time_limit)
+            append_record(out, record)
+            records.append(record)
+            bar.set_postfix_str(f"{record.instance} {record.status}")
+    print(records_table(records))
+    print(f"\nresults: {out}")
+    return 0 if all(r.status not in ("error", "infeasible") for r in records) else 1
+
+
+def cmd_solvers(args: argparse.Namespace) -> int:
+    from dcibench.registry import SOLVERS
+
+    for name in sorted(SOLVERS):
+        print(f"{name:>10}  {SOLVERS[name]}")
+    return 0
+
+
+def cmd_make_set(args: argparse.Namespace) -> int:
+    from dcibench.sets import build_set
+
+    for path in build_set(args.folder):
+        print(path)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dcibench.bench import run_benchmarks
+
+    for line in run_benchmarks(n_eds=args.n_eds, repeats=args.repeats):
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dcibench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="generate instance files")
+    g.add_argument("--n-eds", type=int, nargs="+", default=[10], help="N, one or more")
+    g.add_argument("--seeds", type=int, nargs="+", default=[0], help="one or more seeds")
+    g.add_argument("--n-tasks", type=int, default=None, help="exact number of tasks")
+    g.add_argument("--fading", action="store_true", help="Rayleigh fading")
+    g.add_argument("--speed", type=float, default=None, help="ED speed in m/s (mobility)")
+    g.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any generator parameter, e.g. --set levels=20 (JSON values)")
+    g.add_argument("--gzip", action="store_true", help="write .json.gz files")
+    g.add_argument("--out", "-o", required=True, help="a .json file, or a folder")
+    g.set_defaults(func=cmd_generate)
+
+    e = sub.add_parser("evaluate", help="check and score a schedule")
+    e.add_argument("instance")
+    e.add_argument("schedule")
+    e.add_argument("--max-violations", type=int, default=20)
+    e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("run", help="run a solver on instances and record the results")
+    r.add_argument("--solver", required=True)
+    r.add_argument("--instances", default=str(DEFAULT_INSTANCES),
+                   help="an instance file or a folder (default: the paper set)")
+    r.add_argument("--seeds", type=int, default=1, help="number of seeds (0..K-1)")
+    r.add_argument("--time-limit", type=float, default=None, help="seconds per run")
+    r.add_argument("--out", default=None, help="results file (.jsonl)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("solvers", help="list the registered solvers")
+    s.set_defaults(func=cmd_solvers)
+
+    m = sub.add_parser("make-set", help="(re)build an instance set from its MANIFEST.json")
+    m.add_argument("folder")
+    m.set_defaults(func=cmd_make_set)
+
+    b = sub.add_parser("bench", help="simulator, environment and evaluator speed")
+    b.add_argument("--n-eds", type=int, default=50)
+    b.add_argument("--repeats", type=int, default=5)
+    b.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

@@ -1,0 +1,40 @@
+"""Solvers by name. The registry stores ``"module:Class"`` strings and imports a solver's
+module only when that solver is asked for, so ``--solver lc`` never imports torch."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+SOLVERS: dict[str, str] = {
+    "lc": "solvers.heuristics.baselines:LocalComputing",
+    "ec": "solvers.heuristics.baselines:EdgeComputing",
+    "random": "solvers.heuristics.baselines:RandomLocalOrEdge",
+}
+"""Lowercase solver name -> ``"module:Class"`` of a :class:`solvers.base.Solver`."""
+
+
+class UnknownSolverError(KeyError):
+    """Raised for a solver name that is not registered; lists the valid names."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def solver_names() -> list[str]:
+    return sorted(SOLVERS)
+
+
+def solver_class(name: str) -> type:
+    """The class registered under ``name`` (imported now)."""
+    key = name.lower()
+    if key not in SOLVERS:
+        raise UnknownSolverError(f"unknown solver {name!r}; valid solvers: "
+                                 f"{', '.join(solver_names())}")
+    module, _, cls = SOLVERS[key].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_solver(name: str, **options: Any) -> Any:
+    """An instance of the solver registered under ``name``, built with ``options``."""
+    return solver_class(name)(**options)

@@ -1,0 +1,75 @@
+"""The solver interface. Every solver returns a schedule; the evaluator scores it.
+
+Offline solvers see the whole instance. Online solvers (:class:`OnlineSolver`) decide
+through :class:`dcibench.simulator.OnlineSimulator`, one ready task at a time, under the
+same rules as the Gymnasium environment.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dcibench.simulator import Choice, HopOptions, OnlineSimulator
+from dcibench.types import Instance, Schedule
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """What a solver returns.
+
+    Attributes:
+        schedule: the hops decided.
+        status: ``"ok"`` for a heuristic's schedule; exact solvers use ``"optimal"``,
+            ``"feasible"``, ``"timeout"``, ``"no_solution"``.
+        wall_time_s: time spent in :meth:`Solver.solve`.
+        info: solver-specific facts (its own objective, bounds, iterations); hints only.
+    """
+
+    schedule: Schedule
+    status: str = "ok"
+    wall_time_s: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Solver(ABC):
+    """Base of every registered solver."""
+
+    name: str = ""
+    version: str = "1"
+    online: bool = True
+
+    @abstractmethod
+    def solve(self, instance: Instance, *, seed: int = 0,
+              time_limit_s: float | None = None) -> SolveResult:
+        """Solve ``instance``; deterministic for a seed."""
+
+
+class OnlineSolver(Solver):
+    """A policy applied decision by decision through the online simulator."""
+
+    def solve(self, instance: Instance, *, seed: int = 0,
+              time_limit_s: float | None = None) -> SolveResult:
+        start = time.perf_counter()
+        sim = OnlineSimulator(instance)
+        rng = np.random.default_rng(seed)
+        self.reset(instance, rng)
+        decisions = 0
+        while not sim.done:
+            sim.apply(self.choose(sim, sim.options(), rng))
+            decisions += 1
+        wall = time.perf_counter() - start
+        return SolveResult(sim.schedule(self.name), "ok", wall,
+                           {"decisions": decisions, "solver_objective": sim.objective})
+
+    def reset(self, instance: Instance, rng: np.random.Generator) -> None:
+        """Called once before the first decision of an instance."""
+
+    @abstractmethod
+    def choose(self, sim: OnlineSimulator, options: HopOptions,
+               rng: np.random.Generator) -> Choice:
+        """The choice for ``options.task``, one of ``options``' valid choices."""
