@@ -60,11 +60,19 @@ def run_benchmarks(n_eds: int = 50, repeats: int = 5, seed: int = 1) -> Iterator
     instance = generate(GeneratorParams(n_eds=n_eds, seed=seed))
     yield (f"instance: N={instance.n_eds}, {instance.n_tasks} tasks, "
            f"{instance.horizon_slots} slots, levels={instance.levels}")
+    params = GeneratorParams(n_eds=n_eds, seed=seed)
+    fresh = [generate(params) for _ in range(2 * repeats)]  # new objects: empty caches
+    cold = _median_rate(lambda s: simulator_episode(fresh[s], s)[0], repeats)
+    yield (f"simulator, random valid policy, first episode of an instance: {cold:,.0f} "
+           f"decisions/s (median of {repeats})")
     sim_rate = _median_rate(lambda s: simulator_episode(instance, s)[0], repeats)
-    yield f"simulator, random valid policy: {sim_rate:,.0f} decisions/s (median of {repeats})"
+    yield (f"simulator, random valid policy, later episodes (option grids cached): "
+           f"{sim_rate:,.0f} decisions/s (median of {repeats})")
+    env_cold = _median_rate(lambda s: env_episode(fresh[repeats + s], s), repeats)
     env_rate = _median_rate(lambda s: env_episode(instance, s), repeats)
-    yield (f"environment, random valid policy: {env_rate:,.0f} decisions/s "
-           f"(median of {repeats}; {env_rate / sim_rate:.2f} x simulator)")
+    yield (f"environment, random valid policy: first episode {env_cold:,.0f}, later episodes "
+           f"{env_rate:,.0f} decisions/s (medians of {repeats}; "
+           f"{env_rate / sim_rate:.2f} x simulator)")
     _, schedule = simulator_episode(instance, 0)
     evaluate(instance, schedule)  # derived quantities cached, as in a sweep
     times = []

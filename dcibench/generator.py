@@ -109,6 +109,9 @@ def generate(params: GeneratorParams, name: str | None = None) -> Instance:
                          f"of slots of {params.slot_length_s} s")
     if params.n_eds < 1:
         raise ValueError("n_eds must be at least 1")
+    if params.n_tasks is not None and params.n_tasks < 1:
+        raise ValueError(f"n_tasks must be at least 1 (or None for Poisson arrivals), "
+                         f"got {params.n_tasks}")
     k_slots = int(round(deadline))
     window = params.arrival_window_slots
     horizon = window + k_slots

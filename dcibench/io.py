@@ -9,6 +9,7 @@ Writing is deterministic: the same object gives a byte-identical file.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import math
 import os
@@ -111,12 +112,15 @@ class _Reader:
             raise self.fail(self._at(field, np.argwhere(~np.isfinite(array))[0]), "not finite")
         if integer and not np.all(array == np.round(array)):
             bad = np.argwhere(array != np.round(array))[0]
-            raise self.fail(self._at(field, bad), f"expected an integer, got {array[tuple(bad)]}")
+            raise self.fail(self._at(field, bad),
+                            f"expected an integer, got {array[tuple(bad)].item()!r}")
         if check is not None:
             bad_mask = ~check(array)
             if bad_mask.any():
                 bad = np.argwhere(bad_mask)[0]
-                raise self.fail(self._at(field, bad), f"{array[tuple(bad)]!r} {what}")
+                element = array[tuple(bad)].item()
+                shown = int(element) if integer else element
+                raise self.fail(self._at(field, bad), f"{shown!r} {what}")
         return array.astype(np.int64) if integer else array
 
     def _to_array(self, value: Any, field: str, ndim: int) -> np.ndarray:
@@ -130,6 +134,15 @@ class _Reader:
         if array.ndim != ndim:
             raise self.fail(field, f"expected {ndim} nested list levels, got {array.ndim} "
                                    "(ragged or wrong nesting)")
+        flat: Any = value
+        for _ in range(ndim - 1):
+            flat = itertools.chain.from_iterable(flat)
+        if not {type(x) for x in flat} <= {int, float}:  # numpy would take "1" and true
+            is_number = np.vectorize(lambda x: type(x) in (int, float), otypes=[bool])
+            bad = np.argwhere(~is_number(np.array(value, dtype=object)))[0]
+            element = np.array(value, dtype=object)[tuple(bad)]
+            raise self.fail(self._at(field, bad),
+                            f"expected a number, got {type(element).__name__} {element!r}")
         return array
 
     @staticmethod

@@ -11,7 +11,9 @@ Array conventions: ``level == 0`` stands for "no compute" and ``subcarrier == -1
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -19,6 +21,9 @@ from dcibench.types import Instance
 
 SLOT_ROUNDING_TOL = 1e-9
 """``k = max(1, ceil((c + tau) / delta - SLOT_ROUNDING_TOL))`` (part of the contract)."""
+
+GRID_CACHE_SIZE = 256
+"""How many :class:`OptionGrid` each :class:`Physics` keeps (least recently used go)."""
 
 CAPACITY_REL_TOL = 1e-9
 """Held rates may exceed the available capacity by this relative amount (contract)."""
@@ -33,29 +38,63 @@ def cost_minimising_rate(omega_e: float, omega_d: float, k0: float) -> float:
     return float((omega_d / (2.0 * omega_e * k0)) ** (1.0 / 3.0))
 
 
-@dataclass(frozen=True)
 class HopMetrics:
-    """Per-hop quantities, each an array of the broadcast shape of the hop arrays.
+    """Per-hop quantities, each an array of (at most) the broadcast shape of the hops.
 
     Attributes:
         rate_hz: compute rate ``r`` (0 without compute).
-        cycles: cycles of the block ``i..j``.
+        cycles: cycles ``C`` of the block ``i..j``.
         compute_s: compute time ``c``.
         transfer_s: transfer time ``tau`` (0 without transfer).
-        slots: hop length ``k`` in slots.
-        energy_j: ``k0*C*r^2 + p*tau``.
+        slots: hop length ``k`` in slots (int64).
+        energy_j: ``k0*C*r^2 + p*tau`` (computed on first use, like the two below).
         delay_s: ``c + tau``.
         cost: ``omega_e * energy + omega_d * delay``.
     """
 
-    rate_hz: np.ndarray
-    cycles: np.ndarray
-    compute_s: np.ndarray
-    transfer_s: np.ndarray
-    slots: np.ndarray
-    energy_j: np.ndarray
-    delay_s: np.ndarray
-    cost: np.ndarray
+    def __init__(self, instance: Instance, k0: np.ndarray, rate_hz: np.ndarray,
+                 cycles: np.ndarray, compute_s: np.ndarray, transfer_s: np.ndarray,
+                 slots: np.ndarray) -> None:
+        self._instance = instance
+        self._k0 = k0
+        self.rate_hz = rate_hz
+        self.cycles = cycles
+        self.compute_s = compute_s
+        self.transfer_s = transfer_s
+        self.slots = slots
+
+    @cached_property
+    def energy_j(self) -> np.ndarray:
+        return self._k0 * self.cycles * self.rate_hz ** 2 \
+            + self._instance.tx_power_w * self.transfer_s
+
+    @cached_property
+    def delay_s(self) -> np.ndarray:
+        return self.compute_s + self.transfer_s
+
+    @cached_property
+    def cost(self) -> np.ndarray:
+        return self._instance.omega_e * self.energy_j + self._instance.omega_d * self.delay_s
+
+
+@dataclass(frozen=True)
+class OptionGrid:
+    """Every hop open to a task that is ready on ``node`` with next layer ``i``, in slot
+    ``t``, before resources and deadline are checked. Grids have shape (J, M, S', V):
+
+    Attributes:
+        blocks: (J,) block ends ``i-1 .. L``.
+        nodes: (M,) the node itself, then the nodes it has a link to in slot t.
+        metrics: :class:`HopMetrics` on the grid; subcarrier axis S' is S with fading,
+            else 1 (the rate does not depend on the subcarrier); V levels 1..levels.
+        allowed: bool (J, M, S', V): the transfer fits a slot, a finished task does not
+            transfer, and an empty block has the canonical level 1.
+    """
+
+    blocks: np.ndarray
+    nodes: np.ndarray
+    metrics: HopMetrics
+    allowed: np.ndarray
 
 
 class Physics:
@@ -92,6 +131,9 @@ class Physics:
         self.level_rate_hz = levels[None, :] / inst.levels * inst.capacity_hz[:, None]
         self.cum_cycles = np.concatenate([[0.0], np.cumsum(inst.profile.cycles)])
         self._snr_scale = inst.tx_power_w / self.noise_w
+        self.radio_is_static = inst.fading is None and bool(np.all(pos == pos[:1]))
+        """Links and rates are the same in every slot (static positions, no fading)."""
+        self._grids: OrderedDict[tuple[int, int, int], OptionGrid] = OrderedDict()
         for array in (self.distance_m, self.link, self.avail_hz, self.level_rate_hz,
                       self.cum_cycles):
             array.setflags(write=False)
@@ -122,9 +164,12 @@ class Physics:
 
     def hop_slots(self, compute_s: np.ndarray, transfer_s: np.ndarray) -> np.ndarray:
         """``k = max(1, ceil((c + tau) / delta - 1e-9))`` as int64."""
-        delta = self.instance.slot_length_s
-        k = np.ceil((compute_s + transfer_s) / delta - SLOT_ROUNDING_TOL)
-        return np.maximum(k, 1).astype(np.int64)
+        k = np.asarray(np.add(compute_s, transfer_s))  # in place from here: large grids
+        k /= self.instance.slot_length_s
+        k -= SLOT_ROUNDING_TOL
+        np.ceil(k, out=k)
+        np.maximum(k, 1.0, out=k)
+        return k.astype(np.int64)[()]  # a scalar for scalar arguments
 
     def hop_metrics(self, slot: np.ndarray, node: np.ndarray, first_layer: np.ndarray,
                     last_layer: np.ndarray, level: np.ndarray, next_node: np.ndarray,
@@ -143,12 +188,35 @@ class Physics:
         with np.errstate(divide="ignore", invalid="ignore"):
             compute_s = np.where(computes, cycles / np.where(computes, rate, 1.0), 0.0)
         transfer_s = self.transfer_time(slot, node, next_node, subcarrier, last_layer)
-        energy = inst.k0[node] * cycles * rate ** 2 + inst.tx_power_w * transfer_s
-        delay = compute_s + transfer_s
-        return HopMetrics(
-            rate_hz=rate, cycles=cycles, compute_s=compute_s, transfer_s=transfer_s,
-            slots=self.hop_slots(compute_s, transfer_s), energy_j=energy, delay_s=delay,
-            cost=inst.omega_e * energy + inst.omega_d * delay)
+        return HopMetrics(inst, inst.k0[node], rate, cycles, compute_s, transfer_s,
+                          self.hop_slots(compute_s, transfer_s))
+
+    def option_grid(self, slot: int, node: int, next_layer: int) -> OptionGrid:
+        """The :class:`OptionGrid` of a task ready on ``node`` at ``next_layer`` in
+        ``slot``. Kept in a small cache (shared by every simulator of the instance): when
+        the radio is static the grid does not depend on the slot."""
+        key = (0 if self.radio_is_static else slot, node, next_layer)
+        grid = self._grids.get(key)
+        if grid is not None:
+            self._grids.move_to_end(key)
+            return grid
+        inst = self.instance
+        blocks = np.arange(next_layer - 1, inst.n_layers + 1)
+        nodes = np.concatenate([[node], np.flatnonzero(self.link[slot, node])])
+        n_sub = inst.n_subcarriers if inst.fading is not None else 1
+        levels = np.arange(1, inst.levels + 1)
+        metrics = self.hop_metrics(slot, node, next_layer, blocks[:, None, None, None],
+                                   levels[None, None, None, :], nodes[None, :, None, None],
+                                   np.arange(n_sub)[None, None, :, None])
+        allowed = np.broadcast_to(metrics.transfer_s <= inst.slot_length_s,
+                                  metrics.slots.shape).copy()
+        allowed[-1, 1:] = False  # a finished task sends nothing
+        allowed[0, :, :, 1:] = False  # no compute: the level is ignored, level 1 is canonical
+        grid = OptionGrid(blocks, nodes, metrics, allowed)
+        self._grids[key] = grid
+        if len(self._grids) > GRID_CACHE_SIZE:
+            self._grids.popitem(last=False)
+        return grid
 
     @staticmethod
     def capacity_ok(held_hz: np.ndarray, avail_hz: np.ndarray) -> np.ndarray:

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcibench.physics import CAPACITY_REL_TOL, HopMetrics, physics_of
+from dcibench.physics import CAPACITY_REL_TOL, physics_of
 from dcibench.types import Hop, Instance, Schedule
 
 PENDING, READY, BUSY, DONE, FAILED = 0, 1, 2, 3, 4
-"""Task states: not arrived, waiting for a decision, inside a hop, complete, failed."""
+"""Task states: not ready yet (before its arrival, or waiting until ``task_ready_at``),
+ready with a decision due, inside a hop, complete, failed."""
 
 
 @dataclass(frozen=True)
@@ -59,32 +60,37 @@ class HopOptions:
         self.node = n = int(sim.task_node[task])
         self.next_layer = i = int(sim.task_next_layer[task])
         deadline = int(inst.task_deadline[task])
-        self.blocks = np.arange(i - 1, inst.n_layers + 1)
-        self.nodes = np.concatenate([[n], np.flatnonzero(phys.link[t, n])])
-        n_sub = inst.n_subcarriers if inst.fading is not None else 1
-        levels = np.arange(1, inst.levels + 1)
-        self.metrics: HopMetrics = phys.hop_metrics(
-            t, n, i, self.blocks[:, None, None, None], levels[None, None, None, :],
-            self.nodes[None, :, None, None], np.arange(n_sub)[None, None, :, None])
-        k = self.metrics.slots
-        # capacity: the rate fits every slot t .. t+k-1 of the node's calendar
+        grid = phys.option_grid(t, n, i)
+        self.blocks, self.nodes, self.metrics = grid.blocks, grid.nodes, grid.metrics
+        # capacity: the rate fits every slot t .. t+k-1 of the node's calendar, and the
+        # hop ends by the deadline. fits[u] is the largest rate free in slots t..t+u;
+        # fits[deadline - t] = -inf makes every later end invalid, a rate of 0 included.
         window = slice(t, deadline)
         slack = phys.avail_hz[window, n] * (1.0 + CAPACITY_REL_TOL) - sim.held_hz[window, n]
-        slack_min = np.minimum.accumulate(slack)
-        in_time = t + k <= deadline
-        k_idx = np.minimum(k, deadline - t) - 1
-        rate = self.metrics.rate_hz
-        valid = in_time & ((rate == 0) | (rate <= slack_min[k_idx]))
-        valid &= self.metrics.transfer_s <= inst.slot_length_s
-        valid[-1, 1:] = False  # a finished task sends nothing
-        valid[0, :, :, 1:] = False  # no compute: level is ignored, level 1 is canonical
-        self._base = valid
-        self._free = ~sim.sub_busy[t:deadline]  # (deadline - t, S)
+        fits = np.append(np.maximum(np.minimum.accumulate(slack), 0.0), -np.inf)
+        k_idx = np.minimum(grid.metrics.slots, deadline - t + 1) - 1
+        self._base = grid.allowed & (grid.metrics.rate_hz <= fits[k_idx])
+        # (deadline - t + 1, S): free subcarriers per slot; the last row, a late end,
+        # only pairs with entries that are already invalid
+        late = np.zeros((1, inst.n_subcarriers), dtype=bool)
+        self._free = np.vstack([~sim.sub_busy[t:deadline], late])
         self._k_idx = k_idx
         self._n_nodes = inst.n_nodes
         self._node_index = {int(m): idx for idx, m in enumerate(self.nodes)}
         self._valid_cache: np.ndarray | None = None
         self._exists_cache: np.ndarray | None = None
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when they offer the same choices to the same task at the same decision
+        (Gymnasium's ``check_env`` compares the infos of two identical runs)."""
+        if not isinstance(other, HopOptions):
+            return NotImplemented
+        return ((self.task, self.slot, self.node, self.next_layer)
+                == (other.task, other.slot, other.node, other.next_layer)
+                and np.array_equal(self.nodes, other.nodes)
+                and np.array_equal(self.valid, other.valid))
+
+    __hash__ = None  # type: ignore[assignment]
 
     # -- validity ------------------------------------------------------------------------
     @property
@@ -331,7 +337,8 @@ class OnlineSimulator:
                 continue
             self.slot = t
             self.task_state[due] = READY
-            self._queue = [int(x) for x in np.flatnonzero(due)]
+            ids = np.flatnonzero(due)
+            self._queue = [int(x) for x in ids[np.argsort(inst.task_deadline[ids], kind="stable")]]
             break
         self.objective += penalty
         return penalty
