@@ -52,7 +52,7 @@ class Violation:
 
 @dataclass(frozen=True)
 class HopArrays:
-    """A schedule's hops as arrays of shape (n_hops,), sorted by (task, given order).
+    """A schedule's hops as arrays of shape (n_hops,), sorted by (task, slot).
 
     ``level`` is 0 where the hop computes nothing; ``subcarrier`` is -1 where it does
     not transfer.
@@ -76,7 +76,7 @@ class HopArrays:
                           -1 if h.subcarrier is None else h.subcarrier,
                           h.level is not None, h.subcarrier is not None)
                          for h in schedule.hops], dtype=np.int64).reshape(-1, 10)
-        rows = rows[np.argsort(rows[:, 0], kind="stable")]
+        rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]  # by task, then slot
         cols = [rows[:, c] for c in range(10)]
         return cls(*cols[:8], cols[8].astype(bool), cols[9].astype(bool))
 

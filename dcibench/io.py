@@ -154,7 +154,7 @@ class _Reader:
         if found != kind:
             raise self.fail("format", f"expected {kind!r}, got {found!r}")
         version = self.get(document, "version", "version")
-        if version != FORMAT_VERSION:
+        if type(version) is not int or version != FORMAT_VERSION:
             raise self.fail("version", f"unknown format version {version!r} "
                                        f"(this dcibench reads version {FORMAT_VERSION})")
 
@@ -312,6 +312,9 @@ def schedule_from_document(document: Any, path: Path | str = "<document>") -> Sc
     """Parse a schedule document; structure only (the evaluator checks the problem)."""
     r = _Reader(Path(path))
     r.header(document, SCHEDULE_KIND)
+    fields = document.get("hop_fields", list(_HOP_FIELDS))
+    if fields != list(_HOP_FIELDS):
+        raise r.fail("hop_fields", f"expected {list(_HOP_FIELDS)}, got {fields!r}")
     tasks = r.get(document, "tasks", "tasks")
     if not isinstance(tasks, dict):
         raise r.fail("tasks", f"expected an object of task id -> hops, got {type(tasks).__name__}")

@@ -164,7 +164,7 @@ class Physics:
 
     def hop_slots(self, compute_s: np.ndarray, transfer_s: np.ndarray) -> np.ndarray:
         """``k = max(1, ceil((c + tau) / delta - 1e-9))`` as int64."""
-        k = np.asarray(np.add(compute_s, transfer_s))  # in place from here: large grids
+        k = np.asarray(np.add(compute_s, transfer_s), dtype=np.float64)  # then in place
         k /= self.instance.slot_length_s
         k -= SLOT_ROUNDING_TOL
         np.ceil(k, out=k)
