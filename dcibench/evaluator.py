@@ -70,7 +70,7 @@ class HopArrays:
     subcarrier_given: np.ndarray
 
     @classmethod
-    def from_schedule(cls, schedule: Schedule) -> "HopArrays":
+    def from_schedule(cls, schedule: Schedule) -> HopArrays:
         rows = np.array([(h.task, h.slot, h.node, h.first_layer, h.last_layer,
                           0 if h.level is None else h.level, h.next_node,
                           -1 if h.subcarrier is None else h.subcarrier,

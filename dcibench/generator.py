@@ -87,7 +87,7 @@ class GeneratorParams:
                 for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "GeneratorParams":
+    def from_dict(cls, values: dict[str, Any]) -> GeneratorParams:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = set(values) - set(fields)
         if unknown:

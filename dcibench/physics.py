@@ -224,7 +224,7 @@ class Physics:
         return held_hz <= avail_hz * (1.0 + CAPACITY_REL_TOL)
 
 
-_CACHE: "weakref.WeakKeyDictionary[Instance, Physics]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[Instance, Physics] = weakref.WeakKeyDictionary()
 
 
 def physics_of(instance: Instance) -> Physics:

@@ -13,9 +13,10 @@ import os
 import re
 import time
 import traceback
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from dcibench.evaluator import evaluate
 from dcibench.io import FormatError, instance_hash, load_instance

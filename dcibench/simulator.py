@@ -53,7 +53,7 @@ class HopOptions:
     has level 1 when nothing is computed and subcarrier 0 when nothing is sent.
     """
 
-    def __init__(self, sim: "OnlineSimulator", task: int) -> None:
+    def __init__(self, sim: OnlineSimulator, task: int) -> None:
         inst, phys = sim.instance, sim.physics
         self.task = task
         self.slot = t = sim.slot

@@ -25,7 +25,8 @@ cached :class:`~dcibench.physics.Physics`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest

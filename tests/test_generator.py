@@ -13,7 +13,6 @@ from dcibench.io import load_instance, save_instance
 from dcibench.physics import physics_of
 from dcibench.profiles import paper_profile
 
-
 # -- determinism --------------------------------------------------------------------------
 
 

@@ -7,15 +7,24 @@ import copy
 import dataclasses
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
-from dcibench.io import (FormatError, instance_from_document, instance_hash,
-                         instance_to_document, load_instance, load_schedule, save_instance,
-                         save_schedule, schedule_to_document)
+from dcibench.io import (
+    FormatError,
+    instance_from_document,
+    instance_hash,
+    instance_to_document,
+    load_instance,
+    load_schedule,
+    save_instance,
+    save_schedule,
+    schedule_to_document,
+)
 from dcibench.types import FORMAT_VERSION, Hop, Instance, Schedule
 
 

@@ -13,8 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from dcibench.physics import (CAPACITY_REL_TOL, SLOT_ROUNDING_TOL, Physics, dbm_to_watts,
-                              physics_of)
+from dcibench.physics import CAPACITY_REL_TOL, SLOT_ROUNDING_TOL, Physics, dbm_to_watts, physics_of
 
 NOISE_W = 10 ** (-113 / 10) / 1000  # -113 dBm in watts
 P_W = 0.5  # tiny instance's transmit power

@@ -14,7 +14,7 @@ from dcibench.generator import GeneratorParams, generate
 from dcibench.io import save_instance
 from dcibench.runner import append_record, find_instances, read_records, run_many, run_one
 from dcibench.types import Hop, Instance, Schedule
-from solvers.base import SolveResult, Solver
+from solvers.base import Solver, SolveResult
 
 
 class Crashing(Solver):
