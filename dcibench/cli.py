@@ -1,4 +1,4 @@
-"""Command line: ``python -m dcibench {generate,evaluate,run,solvers,make-set,bench}``."""
+"""Command line: ``python -m dcibench {generate,evaluate,run,sweep,solvers,make-set,bench}``."""
 
 from __future__ import annotations
 
@@ -78,33 +78,52 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0 if result.feasible else 1
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+def _resolve_runs(solvers: list[str], instances: str, seeds: int,
+                  time_limit: float | None) -> list[Any] | None:
+    """The planned runs, or None after printing a clear message for bad input."""
     from dcibench.registry import UnknownSolverError, solver_class
-    from dcibench.report import records_table
-    from dcibench.runner import append_record, find_instances, run_one
+    from dcibench.runner import find_instances
+    from dcibench.sweep import plan
 
     try:
-        solver_class(args.solver)
-        paths = find_instances(args.instances)
+        for name in solvers:
+            solver_class(name)
+        paths = find_instances(instances)
     except (UnknownSolverError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return None
+    return plan(solvers, paths, range(seeds), time_limit)
+
+
+def _do_sweep(args: argparse.Namespace, solvers: list[str], default_name: str) -> int:
+    from dcibench.report import records_table
+    from dcibench.sweep import sweep
+
+    specs = _resolve_runs(solvers, args.instances, args.seeds, args.time_limit)
+    if specs is None:
         return 2
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else DEFAULT_RESULTS / f"{args.solver}-{stamp}.jsonl"
-    records = []
-    runs = [(p, s) for p in paths for s in range(args.seeds)]
-    with tqdm(runs, desc=f"{args.solver}", unit="run", file=sys.stderr,
-              disable=args.quiet) as bar:
-        for path, seed in bar:
-            record = run_one(args.solver, path, seed, args.time_limit)
-            append_record(out, record)
-            records.append(record)
-            bar.set_postfix_str(f"{record.instance} {record.status}")
+    out = Path(args.out) if args.out else DEFAULT_RESULTS / f"{default_name}-{stamp}.jsonl"
+    try:
+        records = sweep(specs, out, backend=args.backend, workers=args.workers,
+                        resume=args.resume, grace_s=args.grace, address=args.address,
+                        progress=not args.quiet)
+    except (FileExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    order = {spec.key(): i for i, spec in enumerate(specs)}
+    records.sort(key=lambda r: order[(r.instance_path, r.solver, r.seed)])
     print(records_table(records))
     print(f"\nresults: {out}")
-    return 0 if all(r.status not in ("error", "infeasible") for r in records) else 1
+    return 0 if all(r.status not in ("error", "infeasible", "killed") for r in records) else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _do_sweep(args, [args.solver], args.solver)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    return _do_sweep(args, args.solvers, "sweep")
 
 
 def cmd_solvers(args: argparse.Namespace) -> int:
@@ -131,6 +150,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instances", default=str(DEFAULT_INSTANCES),
+                        help="an instance file or a folder (default: the paper set)")
+    parser.add_argument("--seeds", type=int, default=1, help="number of seeds (0..K-1)")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="seconds per run, told to the solver")
+    parser.add_argument("--grace", type=float, default=10.0,
+                        help="seconds past the time limit before the run is killed")
+    parser.add_argument("--workers", type=int, default=1, help="runs at once")
+    parser.add_argument("--backend", choices=["local", "ray"], default="local")
+    parser.add_argument("--address", default=None, help="Ray cluster address (ray backend)")
+    parser.add_argument("--out", default=None, help="results file (.jsonl)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue --out, skipping the runs it already holds")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dcibench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,13 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a solver on instances and record the results")
     r.add_argument("--solver", required=True)
-    r.add_argument("--instances", default=str(DEFAULT_INSTANCES),
-                   help="an instance file or a folder (default: the paper set)")
-    r.add_argument("--seeds", type=int, default=1, help="number of seeds (0..K-1)")
-    r.add_argument("--time-limit", type=float, default=None, help="seconds per run")
-    r.add_argument("--out", default=None, help="results file (.jsonl)")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_options(r)
     r.set_defaults(func=cmd_run)
+
+    w = sub.add_parser("sweep", help="run solvers x instances x seeds and record the results")
+    w.add_argument("--solvers", nargs="+", default=["lc", "ec", "random", "greedy", "rollout"])
+    _add_run_options(w)
+    w.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("solvers", help="list the registered solvers")
     s.set_defaults(func=cmd_solvers)

@@ -3,7 +3,8 @@
 Every number in a record comes from the evaluator. A run that crashes, or returns a
 schedule the evaluator rejects, is recorded with its status and error; it never stops
 the other runs. Records are appended to a JSON-lines file one complete line at a time
-(written and flushed whole), so a killed run leaves a valid file.
+(written and flushed whole), so a killed run leaves a valid file. Sweeps over many runs,
+in worker processes or on Ray, are in :mod:`dcibench.sweep`.
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ class RunRecord:
     """One solver run on one instance with one seed.
 
     ``status``: ``ok`` (feasible schedule) or an exact solver's ``optimal`` / ``feasible``
-    / ``timeout``; ``infeasible`` (the evaluator rejected the schedule: metrics are those
-    of the rejected schedule, ``error`` names the first violation); ``error`` (the solver
-    or the instance file failed: metrics are None). Times in seconds.
+    / ``timeout`` (time limit reached with a schedule); ``infeasible`` (the evaluator
+    rejected the schedule: metrics are those of the rejected schedule, ``error`` names the
+    first violation); ``error`` (the solver or the instance file failed) and ``killed``
+    (the harness stopped a run past its time limit): metrics are None. Times in seconds.
+    ``solver_objective`` and ``solver_bound`` are what the solver claimed (hints, never
+    results); ``online`` tells an online policy from an offline solver; ``instance_set``
+    is the folder the instance file lies in.
     """
 
     instance: str
@@ -56,6 +61,9 @@ class RunRecord:
     violations: int | None = None
     wall_time_s: float | None = None
     solver_objective: float | None = None
+    solver_bound: float | None = None
+    online: bool | None = None
+    instance_set: str = ""
     error: str = ""
 
     def to_json(self) -> str:
@@ -86,9 +94,11 @@ def run_one(solver_name: str, instance: Instance | Path, seed: int = 0,
             time_limit_s: float | None = None, options: dict[str, Any] | None = None
             ) -> RunRecord:
     """Run one solver on one instance (object or file) and evaluate the schedule."""
-    version = str(getattr(solver_class(solver_name), "version", ""))
+    cls = solver_class(solver_name)
     path = "" if isinstance(instance, Instance) else str(instance)
-    base = dict(solver=solver_name, solver_version=version, seed=seed, instance_path=path)
+    base = dict(solver=solver_name, solver_version=str(getattr(cls, "version", "")), seed=seed,
+                instance_path=path, online=bool(getattr(cls, "online", True)),
+                instance_set=Path(path).parent.name if path else "")
     try:
         inst = instance if isinstance(instance, Instance) else load_instance(instance)
     except FormatError as exc:
@@ -115,15 +125,13 @@ def run_one(solver_name: str, instance: Instance | Path, seed: int = 0,
                                        "mean_latency_s", "violations")}
     return RunRecord(status=status, wall_time_s=wall, error=error,
                      solver_objective=result.info.get("solver_objective"),
-                     **metrics, **ident)  # type: ignore[arg-type]
+                     solver_bound=result.info.get("bound"), **metrics, **ident)  # type: ignore[arg-type]
 
 
-def run_many(solver_name: str, instances: Iterable[Path], seeds: Iterable[int],
-             time_limit_s: float | None = None) -> Iterator[RunRecord]:
-    """Run a solver over instances x seeds, yielding one record per run."""
-    for path in instances:
-        for seed in seeds:
-            yield run_one(solver_name, path, seed, time_limit_s)
+def record_key(record: RunRecord | dict[str, Any]) -> tuple[str, str, int]:
+    """What identifies a run in a results file: (instance path, solver, seed)."""
+    get = record.get if isinstance(record, dict) else lambda k: getattr(record, k)
+    return (str(get("instance_path")), str(get("solver")), int(get("seed")))
 
 
 def append_record(path: Path, record: RunRecord) -> None:
@@ -136,6 +144,20 @@ def append_record(path: Path, record: RunRecord) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def repair_results(path: Path) -> int:
+    """Cut a torn last line (left by a killed writer) so that appends stay valid JSON
+    lines. Returns the number of bytes removed."""
+    if not path.exists():
+        return 0
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep == len(data):
+        return 0
+    with open(path, "r+b") as fh:
+        fh.truncate(keep)
+    return len(data) - keep
 
 
 def read_records(path: Path | str) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ from dcibench import registry
 from dcibench.evaluator import evaluate
 from dcibench.generator import GeneratorParams, generate
 from dcibench.io import save_instance
-from dcibench.runner import append_record, find_instances, read_records, run_many, run_one
+from dcibench.runner import append_record, find_instances, read_records, run_one
+from dcibench.sweep import plan, run_local
 from dcibench.types import Hop, Instance, Schedule
 from solvers.base import Solver, SolveResult
 
@@ -65,7 +66,7 @@ def test_record_metrics_come_from_the_evaluator() -> None:
 
 def test_crashing_solver_is_recorded_and_the_sweep_goes_on(fake_solvers: None,
                                                            instance_dir: Path) -> None:
-    records = list(run_many("crashing", find_instances(instance_dir), seeds=[0, 1]))
+    records = list(run_local(plan(["crashing"], find_instances(instance_dir), [0, 1])))
     assert len(records) == 4
     assert {r.status for r in records} == {"error"}
     assert all("RuntimeError: boom" in r.error and r.objective is None for r in records)
