@@ -1,4 +1,5 @@
-"""Command line: ``python -m dcibench {generate,evaluate,run,sweep,solvers,make-set,bench}``."""
+"""Command line: ``python -m dcibench {generate,evaluate,run,sweep,report,quality,solvers,
+make-set,bench}``."""
 
 from __future__ import annotations
 
@@ -126,6 +127,58 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return _do_sweep(args, args.solvers, "sweep")
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from dcibench.report import load_results, with_gaps, write_report
+
+    usage = None
+    if args.usage:
+        parts = args.usage.split(":")
+        if len(parts) not in (2, 3):
+            print("error: --usage expects SOLVER:INSTANCE[:SEED]", file=sys.stderr)
+            return 2
+        usage = (parts[0], Path(parts[1]), int(parts[2]) if len(parts) == 3 else 0)
+    try:
+        written = write_report(args.results, Path(args.out), args.fig6_n, usage,
+                               [Path(p) for p in args.training or []])
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    frame = with_gaps(load_results(args.results))
+    if frame["beats_optimum"].any():
+        print("error: some results beat a proven optimum; see the leaderboard", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from dcibench.quality import measure, read_recorded, write_recorded
+
+    recorded = read_recorded()
+    failed = False
+    for solver in args.solvers:
+        value, check = measure(solver)
+        if args.update:
+            recorded[solver] = value
+            print(f"{solver:>8}: recorded mean objective {value.mean_objective:.6g} "
+                  f"(seed sd {value.seed_sd:.3g}, tolerance {value.tolerance:.3g})")
+            continue
+        if check.recorded is None:
+            print(f"{solver:>8}: no recorded value (run with --update)")
+            failed = True
+            continue
+        verdict = "ok" if check.passed else "FAIL"
+        failed |= not check.passed
+        print(f"{solver:>8}: {verdict} mean objective {check.current:.6g}, recorded "
+              f"{check.recorded:.6g} (tolerance {check.tolerance:.3g})")
+        for line in check.beats_optimum + check.errors:
+            print(f"          {line}")
+    if args.update:
+        write_recorded(recorded)
+    return 1 if failed else 0
+
+
 def cmd_solvers(args: argparse.Namespace) -> int:
     from dcibench.registry import SOLVERS
 
@@ -198,6 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--solvers", nargs="+", default=["lc", "ec", "random", "greedy", "rollout"])
     _add_run_options(w)
     w.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("report", help="leaderboard (markdown) and figures from results files")
+    p.add_argument("results", nargs="+", help="results files (.jsonl)")
+    p.add_argument("--out", default=str(DEFAULT_RESULTS / "report"), help="output folder")
+    p.add_argument("--fig6-n", type=int, default=None, help="N of the cost/hand-off figure")
+    p.add_argument("--usage", default=None, metavar="SOLVER:INSTANCE[:SEED]",
+                   help="the run whose resource use per node and slot is drawn")
+    p.add_argument("--training", nargs="*", help="training logs (.jsonl) to draw")
+    p.set_defaults(func=cmd_report)
+
+    q = sub.add_parser("quality", help="check (or --update) the quality regression values")
+    q.add_argument("--solvers", nargs="+", default=["lc", "ec", "random", "greedy", "rollout"])
+    q.add_argument("--update", action="store_true", help="record the current values")
+    q.set_defaults(func=cmd_quality)
 
     s = sub.add_parser("solvers", help="list the registered solvers")
     s.set_defaults(func=cmd_solvers)
