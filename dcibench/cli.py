@@ -1,5 +1,5 @@
-"""Command line: ``python -m dcibench {generate,evaluate,run,sweep,report,quality,solvers,
-make-set,bench}``."""
+"""Command line: ``python -m dcibench {generate,evaluate,run,sweep,report,quality,reference,
+solvers,make-set,bench}``."""
 
 from __future__ import annotations
 
@@ -179,6 +179,34 @@ def cmd_quality(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_reference(args: argparse.Namespace) -> int:
+    """Run solvers on a set and fold their results into its reference table."""
+    from dcibench.reference import (REFERENCE_FILE, read_reference, update_from_records,
+                                    write_reference)
+    from dcibench.runner import read_records
+    from dcibench.sweep import sweep
+
+    folder = Path(args.folder)
+    specs = _resolve_runs(args.solvers, str(folder), 1, args.time_limit)
+    if specs is None:
+        return 2
+    out = Path(args.out) if args.out else DEFAULT_RESULTS / f"reference-{folder.name}.jsonl"
+    sweep(specs, out, workers=args.workers, resume=True, grace_s=args.grace,
+          progress=not args.quiet)
+    table = read_reference(folder / REFERENCE_FILE)
+    wanted = {spec.key() for spec in specs}
+    records = [r for r in read_records(out)
+               if (r["instance_path"], r["solver"], r["seed"]) in wanted]
+    added = update_from_records(table, records)
+    write_reference(table, folder / REFERENCE_FILE)
+    kinds: dict[str, int] = {}
+    for entry in table.entries.values():
+        kinds[entry.kind] = kinds.get(entry.kind, 0) + 1
+    print(f"{folder / REFERENCE_FILE}: {added} facts from {len(records)} runs; "
+          + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    return 0
+
+
 def cmd_solvers(args: argparse.Namespace) -> int:
     from dcibench.registry import SOLVERS
 
@@ -265,6 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--solvers", nargs="+", default=["lc", "ec", "random", "greedy", "rollout"])
     q.add_argument("--update", action="store_true", help="record the current values")
     q.set_defaults(func=cmd_quality)
+
+    f = sub.add_parser("reference", help="run solvers on a set and update its reference table")
+    f.add_argument("folder", help="an instance set folder (its reference.solu is updated)")
+    f.add_argument("--solvers", nargs="+", default=["milp", "cpsat"])
+    f.add_argument("--time-limit", type=float, default=60.0, help="seconds per run")
+    f.add_argument("--grace", type=float, default=30.0)
+    f.add_argument("--workers", type=int, default=1)
+    f.add_argument("--out", default=None, help="results file (default results/reference-SET.jsonl)")
+    f.add_argument("--quiet", action="store_true")
+    f.set_defaults(func=cmd_reference)
 
     s = sub.add_parser("solvers", help="list the registered solvers")
     s.set_defaults(func=cmd_solvers)
