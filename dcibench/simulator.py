@@ -6,7 +6,7 @@ for the ready task at the head of the queue (earliest deadline first, then task 
 :meth:`OnlineSimulator.options` lists what that task may do as a :class:`HopOptions`;
 :meth:`OnlineSimulator.apply` commits one choice.
 
-Online information (``docs/model.md``, section "Online and offline"): a decision in
+Online information (``docs/model.md``, section 5, "The online problem"): a decision in
 slot t may use tasks that arrived by t, links and positions of slot t, and each node's
 background load for slots t..t+K-1. The simulator enforces that by construction: options
 are computed from nothing else.
@@ -14,6 +14,7 @@ are computed from nothing else.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -274,6 +275,18 @@ class OnlineSimulator:
         if self._options is None:
             self._options = HopOptions(self, self.current_task)
         return self._options
+
+    def copy(self) -> "OnlineSimulator":
+        """An independent copy in the current state (for look-ahead and rollouts): the
+        instance, the physics and the current :class:`HopOptions` (read-only once built)
+        are shared; calendars, task states, hops and the queue are copied."""
+        twin = copy.copy(self)
+        for name in ("held_hz", "sub_busy", "task_state", "task_node", "task_next_layer",
+                     "task_ready_at", "task_layer_node"):
+            setattr(twin, name, getattr(self, name).copy())
+        twin.hops = list(self.hops)
+        twin._queue = list(self._queue)
+        return twin
 
     def schedule(self, solver: str = "") -> Schedule:
         return Schedule(hops=tuple(self.hops), instance_name=self.instance.name, solver=solver)

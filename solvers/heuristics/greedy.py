@@ -1,0 +1,370 @@
+"""``greedy``: earliest deadline first, each task takes the cheapest hop from which it can
+still finish by its deadline, and reserves the rest of its plan.
+
+The simulator presents ready tasks earliest deadline first (then by id). For the task at
+the head of the queue, ready on node ``n`` in slot ``t`` with layers ``1..d0`` done and
+deadline ``D``, every valid choice ``(j, m, s, level)`` of its :class:`HopOptions` gets
+
+    score = hop cost + completion(m, j, t + k)
+
+where ``k`` is the hop's length in slots and ``completion(m, d, r)`` estimates the cheapest
+way to run layers ``d+1..L`` once the data is on node ``m`` in slot ``r``:
+
+* ``0`` when ``d = L`` (the hop finishes the task);
+* **single block**: layers ``d+1..L`` on ``m`` in one hop at one level, started in any slot
+  ``r' >= r`` (waiting before it is free), ending by ``D``, at a rate that fits the
+  look-ahead calendar of ``m`` in every slot the hop holds it;
+* **relay**: a pure transfer of ``O[d]`` from ``m`` to a node ``b`` it has a link to in slot
+  ``t``, taking one slot, then the single block on ``b`` from slot ``r + 1``. The transfer
+  is costed with slot ``t``'s link and rate on its cheapest subcarrier (``tau <= delta``);
+  subcarrier occupancy after the first hop is not checked;
+* ``inf`` when neither ends by ``D``; the estimate is the least of the two.
+
+**Look-ahead calendar and plans.** The capacity a completion may use is
+``avail_hz * (1 + CAPACITY_REL_TOL) - held_hz - planned_hz`` in slots ``t..D-1``:
+``held_hz`` is what the simulator has committed, ``planned_hz`` the blocks the other tasks'
+plans reserve. After each decision the task's plan is its cheapest completion from the
+state the chosen hop leads to (the single block, on ``m`` or on the relay's ``b``); that
+block is reserved in ``planned_hz`` until the task's next decision, which replaces it.
+Reservations are the solver's own bookkeeping, not constraints: the first hop of a task
+only has to be valid for the simulator. Without them, tasks that decide one after the
+other all plan to finish on the same free node and find it full when they get there.
+
+Only what a decision in slot ``t`` may use enters it: the task's options, the committed
+calendars for slots ``t..D-1``, the background load of those slots, the radio of slot
+``t`` (later slots' links and fading are taken equal to slot ``t``'s) and the solver's
+own plans, which come from earlier decisions. Future arrivals never do.
+
+The task takes the valid choice of least score. Ties (within a relative 1e-9) go to the
+choice that computes the most layers, then to any choice but waiting, then to the shorter
+hop, then to the first in grid order: a wait and a hop that starts the same plan now
+tie, and acting now keeps the plan safe from tasks that arrive later. When every score is
+``inf`` (no choice can still finish) the task waits, the cheapest way to fail, and holds
+no plan.
+
+Cost of a decision: with ``W = D - t <= K`` slots, the single blocks of every node are
+costed at once on an (N1, L, W, W) grid of (node, layers done, start, length): for each
+length the cheapest level that fits the capacity left over the window is read from a
+table computed once per instance (:func:`last_blocks`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from dcibench.physics import CAPACITY_REL_TOL, Physics, physics_of
+from dcibench.simulator import Choice, HopOptions, OnlineSimulator
+from dcibench.types import Instance
+from solvers.base import OnlineSolver
+
+TIE_RTOL = 1e-9
+"""Scores within this relative distance of the best are ties (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class LastBlocks:
+    """A task's last block, layers ``d+1..L`` on one node in one hop, by length and rate cap.
+
+    Attributes:
+        cost: (N1, L, K, V + 1): ``cost[n, d, k, c]`` is the least hop cost of computing
+            layers ``d+1..L`` on node n (no transfer) in exactly ``k + 1`` slots at a level
+            ``<= c``; ``inf`` when no level does (always for ``c = 0``).
+        level: (N1, L, K, V + 1) int64: a level (1-based) of that cost (0 where inf).
+    """
+
+    cost: np.ndarray
+    level: np.ndarray
+
+
+def last_blocks(phys: Physics) -> LastBlocks:
+    """The :class:`LastBlocks` of an instance (slot-independent: no transfer)."""
+    inst = phys.instance
+    n1, n_layers, n_levels = inst.n_nodes, inst.n_layers, inst.levels
+    node = np.arange(n1)[:, None, None]
+    done = np.arange(n_layers)[None, :, None]
+    level = np.arange(1, n_levels + 1)
+    metrics = phys.hop_metrics(0, node, done + 1, n_layers, level[None, None, :], node, 0)
+    length = np.arange(1, inst.deadline_slots + 1)[None, None, :, None]
+    exact = np.where(metrics.slots[:, :, None, :] == length, metrics.cost[:, :, None, :],
+                     np.inf)  # (N1, L, K, V)
+    running = np.minimum.accumulate(exact, axis=3)
+    at = np.maximum.accumulate(np.where(exact <= running, level, 0), axis=3)
+    shape = (n1, n_layers, inst.deadline_slots, n_levels + 1)
+    cost, best = np.full(shape, np.inf), np.zeros(shape, dtype=np.int64)
+    cost[..., 1:] = running
+    best[..., 1:] = np.where(np.isfinite(running), at, 0)
+    return LastBlocks(cost=cost, level=best)
+
+
+def window_minimum(free: np.ndarray) -> np.ndarray:
+    """``out[n, o, k] = min(free[o : o + k + 1, n])``, ``-inf`` where the window passes the
+    end. ``free`` has shape (W, N1); the result (N1, W, W)."""
+    width, n1 = free.shape
+    out = np.full((n1, width, width), -np.inf)
+    run = free.T
+    for k in range(width):
+        out[:, :width - k, k] = run
+        run = np.minimum(run[:, :-1], free.T[:, k + 1:])
+    return out
+
+
+def highest_fitting_level(phys: Physics, cap_hz: np.ndarray) -> np.ndarray:
+    """Shape (N1, ...) like ``cap_hz``: the highest level (1-based, 0 for none) of node n
+    whose rate ``level_rate_hz[n, level]`` is at most ``cap_hz[n, ...]``."""
+    rates = phys.level_rate_hz  # (N1, V + 1), column 0 is 0 Hz
+    n_levels = rates.shape[1] - 1
+    flat = cap_hz.reshape(cap_hz.shape[0], -1)
+    unit = rates[:, -1:] / n_levels
+    with np.errstate(invalid="ignore"):
+        guess = np.floor(np.clip(flat / unit, 0.0, n_levels)).astype(np.int64)
+    # the guess is off by at most one level from rounding: settle it on the exact rates
+    up = np.take_along_axis(rates, np.minimum(guess + 1, n_levels), axis=1)
+    guess += (guess < n_levels) & (up <= flat)
+    guess -= (guess > 0) & (np.take_along_axis(rates, guess, axis=1) > flat)
+    return guess.reshape(cap_hz.shape)
+
+
+@dataclass(frozen=True)
+class BlockGrid:
+    """Every last block that fits a calendar in a window of W slots from ``start`` (the
+    task's deadline is ``start + W``).
+
+    Attributes:
+        start: the window's first slot.
+        top: (N1, W, W): ``top[n, o, k]`` is the highest level of n that fits slots
+            ``start+o .. start+o+k`` (0 for none or past the deadline).
+        cost: (N1, L, W, W): ``cost[n, d, o, k]`` is the least cost of layers ``d+1..L`` on
+            n started in slot ``start + o`` for exactly ``k + 1`` slots (inf if none fits).
+    """
+
+    start: int
+    top: np.ndarray
+    cost: np.ndarray
+
+
+def block_grid(phys: Physics, blocks: LastBlocks, free_hz: np.ndarray, start: int,
+               deadline: int) -> BlockGrid:
+    """The :class:`BlockGrid` of the capacity ``free_hz`` (H, N1) left in each slot."""
+    width = deadline - start
+    top = highest_fitting_level(phys, window_minimum(free_hz[start:deadline]))
+    n1, n_layers = blocks.cost.shape[:2]
+    cost = blocks.cost[np.arange(n1)[:, None, None, None],
+                       np.arange(n_layers)[None, :, None, None],
+                       np.arange(width)[None, None, None, :],
+                       top[:, None]]
+    return BlockGrid(start, top, cost)
+
+
+def completion_table(grid: BlockGrid) -> np.ndarray:
+    """Cheapest single-block completion by node, progress and ready slot.
+
+    ``out[n, d, o]`` (shape (N1, L + 1, W + 1)) is the least cost of computing layers
+    ``d+1..L`` on node n in one hop at one level, started in a slot ``>= start + o`` and
+    ended by the deadline, within the grid's calendar; ``inf`` when no such hop exists,
+    0 for ``d = L``.
+    """
+    n1, n_layers, width = grid.cost.shape[:3]
+    by_start = grid.cost.min(axis=3)  # (N1, L, W)
+    out = np.full((n1, n_layers + 1, width + 1), np.inf)
+    out[:, :n_layers, :width] = np.minimum.accumulate(by_start[:, :, ::-1], axis=2)[:, :, ::-1]
+    out[:, n_layers] = 0.0
+    return out
+
+
+def transfer_costs(phys: Physics, slot: int) -> np.ndarray:
+    """``out[n, b, d]`` (shape (N1, N1, L)): cost of a pure transfer of ``O[d]`` from n to b
+    in ``slot`` on its cheapest subcarrier; ``inf`` without a link or when no subcarrier
+    sends it within one slot."""
+    inst = phys.instance
+    n1 = inst.n_nodes
+    n_sub = inst.n_subcarriers if inst.fading is not None else 1
+    node = np.arange(n1)[:, None, None, None]
+    other = np.arange(n1)[None, :, None, None]
+    done = np.arange(inst.n_layers)[None, None, None, :]
+    sub = np.arange(n_sub)[None, None, :, None]
+    metrics = phys.hop_metrics(slot, node, done + 1, done, 1, other, sub)
+    ok = (metrics.transfer_s <= inst.slot_length_s) & phys.link[slot][:, :, None, None]
+    return np.where(ok, metrics.cost, np.inf).min(axis=2)
+
+
+def relay_table(single: np.ndarray, transfer: np.ndarray,
+                nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cheapest relay completion from each of ``nodes`` (M,).
+
+    Returns ``cost`` and ``via``, both (M, L + 1, W + 1): from ``nodes[i]`` with ``d``
+    layers done, ready at offset o, a pure transfer to a linked node ``via[i, d, o]``
+    followed by the single block there from offset o + 1. ``single`` is a
+    :func:`completion_table`, ``transfer`` a :func:`transfer_costs`.
+    """
+    n_layers = transfer.shape[2]
+    total = transfer[nodes][:, :, :, None] + single[None, :, :n_layers, 1:]  # (M, N1, L, W)
+    cost = np.full((nodes.shape[0],) + single.shape[1:], np.inf)
+    via = np.zeros(cost.shape, dtype=np.int64)
+    via[:, :n_layers, :-1] = total.argmin(axis=1)
+    cost[:, :n_layers, :-1] = np.take_along_axis(total, via[:, None, :n_layers, :-1],
+                                                 axis=1)[:, 0]
+    return cost, via
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A reserved last block: ``rate_hz`` held on ``node`` in slots ``slot..slot+slots-1``."""
+
+    node: int
+    slot: int
+    slots: int
+    rate_hz: float
+
+
+@dataclass(frozen=True)
+class Lookahead:
+    """The completion estimates of one decision (see the module docstring).
+
+    Attributes:
+        grid: the :class:`BlockGrid` of the look-ahead calendar from the decision's slot
+            to the task's deadline.
+        nodes: (M,) the options' next nodes.
+        completion: (M, L + 1, W + 1): ``completion[i, d, o]`` estimates the cost of
+            layers ``d+1..L`` from ``nodes[i]``, ready at offset o.
+        single: (N1, L + 1, W + 1) the single-block part (:func:`completion_table`).
+        relay, via: (M, L + 1, W + 1) the relay part and its relay nodes.
+    """
+
+    grid: BlockGrid
+    nodes: np.ndarray
+    completion: np.ndarray
+    single: np.ndarray
+    relay: np.ndarray
+    via: np.ndarray
+
+    def scores(self, options: HopOptions) -> np.ndarray:
+        """Score of every choice, shape (J, M, S, V): hop cost plus completion estimate;
+        ``inf`` for invalid choices and choices that cannot finish."""
+        width = self.completion.shape[2] - 1
+        m = np.arange(self.nodes.shape[0])[None, :, None, None]
+        done = options.blocks[:, None, None, None]
+        ready = np.minimum(options.metrics.slots, width)
+        score = options.metrics.cost + self.completion[m, done, ready]
+        valid = options.valid
+        return np.where(valid, np.broadcast_to(score, valid.shape), np.inf)
+
+
+class GreedyLookahead(OnlineSolver):
+    """The ``greedy`` policy (see the module docstring)."""
+
+    name = "greedy"
+
+    def reset(self, instance: Instance, rng: np.random.Generator) -> None:
+        self._phys = physics_of(instance)
+        self._blocks = last_blocks(self._phys)
+        self._transfer: dict[int, np.ndarray] = {}
+        self._planned_hz = np.zeros((instance.horizon_slots, instance.n_nodes))
+        self._plans: dict[int, Plan] = {}
+
+    @property
+    def plans(self) -> dict[int, Plan]:
+        """The reserved last blocks by task (a copy)."""
+        return dict(self._plans)
+
+    def fork(self) -> GreedyLookahead:
+        """A copy whose plans evolve apart from this one's (the per-instance tables and
+        the transfer-cost cache are shared)."""
+        twin = copy.copy(self)
+        twin._planned_hz = self._planned_hz.copy()
+        twin._plans = dict(self._plans)
+        return twin
+
+    def _transfer_costs(self, slot: int) -> np.ndarray:
+        """:func:`transfer_costs` of ``slot``, computed once (once in all if the radio is
+        static)."""
+        key = 0 if self._phys.radio_is_static else slot
+        if key not in self._transfer:
+            self._transfer[key] = transfer_costs(self._phys, slot)
+        return self._transfer[key]
+
+    def lookahead(self, sim: OnlineSimulator, options: HopOptions) -> Lookahead:
+        """The completion estimates for ``options.task``, against the committed calendar
+        and the other tasks' plans."""
+        free = self._phys.avail_hz * (1.0 + CAPACITY_REL_TOL) - sim.held_hz - self._planned_hz
+        own = self._plans.get(options.task)
+        if own is not None:
+            free[own.slot:own.slot + own.slots, own.node] += own.rate_hz
+        deadline = int(sim.instance.task_deadline[options.task])
+        grid = block_grid(self._phys, self._blocks, free, options.slot, deadline)
+        single = completion_table(grid)
+        relay, via = relay_table(single, self._transfer_costs(options.slot), options.nodes)
+        return Lookahead(grid, options.nodes, np.minimum(single[options.nodes], relay),
+                         single, relay, via)
+
+    def can_finish(self, sim: OnlineSimulator, task: int) -> bool:
+        """Whether the look-ahead finds a completion (single block or relay) for ``task``
+        from its current state (node, layers done, ready slot) against the committed
+        calendar alone, without any plan, with the radio of the current slot."""
+        deadline = int(sim.instance.task_deadline[task])
+        ready = max(int(sim.task_ready_at[task]), sim.slot)
+        if ready >= deadline:
+            return False
+        node, done = int(sim.task_node[task]), int(sim.task_next_layer[task]) - 1
+        free = self._phys.avail_hz * (1.0 + CAPACITY_REL_TOL) - sim.held_hz
+        single = completion_table(block_grid(self._phys, self._blocks, free, ready, deadline))
+        relay, _ = relay_table(single, self._transfer_costs(sim.slot), np.array([node]))
+        return bool(np.isfinite(min(single[node, done, 0], relay[0, done, 0])))
+
+    def commit(self, task: int, plan: Plan | None) -> None:
+        """Replace the plan reserved for ``task`` by ``plan``."""
+        old = self._plans.pop(task, None)
+        if old is not None:
+            self._planned_hz[old.slot:old.slot + old.slots, old.node] -= old.rate_hz
+        if plan is not None:
+            self._plans[task] = plan
+            self._planned_hz[plan.slot:plan.slot + plan.slots, plan.node] += plan.rate_hz
+
+    def plan_after(self, options: HopOptions, look: Lookahead, choice: Choice) -> Plan | None:
+        """The last block of the cheapest completion after ``choice`` by ``look`` (None
+        when the choice finishes the task or cannot finish it)."""
+        index = options.index_of(choice)
+        if index is None or choice.last_layer == self._phys.instance.n_layers:
+            return None
+        j, m, s, v = index
+        slots = options.metrics.slots
+        ready = int(slots[j, m, min(s, slots.shape[2] - 1), v])
+        done = choice.last_layer
+        if not np.isfinite(look.completion[m, done, ready]):
+            return None
+        node, first = int(look.nodes[m]), ready
+        if look.relay[m, done, ready] < look.single[node, done, ready]:
+            node, first = int(look.via[m, done, ready]), ready + 1
+        later = look.grid.cost[node, done, first:]  # (W - first, W): [o - first, k]
+        o, k = np.unravel_index(int(np.argmin(later)), later.shape)
+        o += first
+        level = self._blocks.level[node, done, k, look.grid.top[node, o, k]]
+        return Plan(node, look.grid.start + int(o), int(k) + 1,
+                    float(self._phys.level_rate_hz[node, level]))
+
+    def decide(self, options: HopOptions, look: Lookahead, choice: Choice) -> Choice:
+        """Reserve the plan that follows ``choice`` (replacing the task's old one) and
+        return ``choice``. ``look`` is this decision's :meth:`lookahead`."""
+        self.commit(options.task, self.plan_after(options, look, choice))
+        return choice
+
+    def choose(self, sim: OnlineSimulator, options: HopOptions,
+               rng: np.random.Generator) -> Choice:
+        look = self.lookahead(sim, options)
+        return self.decide(options, look, best_choice(options, look.scores(options)))
+
+
+def best_choice(options: HopOptions, scores: np.ndarray) -> Choice:
+    """The choice of least score (ties as in the module docstring); wait if all are inf."""
+    best = scores.min()
+    if not np.isfinite(best):
+        return options.wait()
+    tied = np.flatnonzero(scores.ravel() <= best * (1.0 + TIE_RTOL))
+    j, m, s, v = np.unravel_index(tied, scores.shape)
+    slots = options.metrics.slots
+    length = slots[j, m, np.minimum(s, slots.shape[2] - 1), v]
+    waits = (j == 0) & (m == 0)  # grid index 0: no compute; node index 0: no move
+    pick = np.lexsort((tied, length, waits, -j))[0]
+    return options.choice_at(int(j[pick]), int(m[pick]), int(s[pick]), int(v[pick]))
