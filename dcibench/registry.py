@@ -10,6 +10,10 @@ SOLVERS: dict[str, str] = {
     "lc": "solvers.heuristics.baselines:LocalComputing",
     "ec": "solvers.heuristics.baselines:EdgeComputing",
     "random": "solvers.heuristics.baselines:RandomLocalOrEdge",
+    "cpsat": "solvers.exact.cpsat:CpSatSolver",
+    "milp": "solvers.exact.milp:MilpSolver",
+    "greedy": "solvers.heuristics.greedy:GreedyLookahead",
+    "rollout": "solvers.heuristics.rollout:GreedyRollout",
 }
 """Lowercase solver name -> ``"module:Class"`` of a :class:`solvers.base.Solver`."""
 
