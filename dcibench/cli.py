@@ -93,7 +93,16 @@ def _resolve_runs(solvers: list[str], instances: str, seeds: int,
     except (UnknownSolverError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    return plan(solvers, paths, range(seeds), time_limit)
+    return plan(solvers, [_relative(p) for p in paths], range(seeds), time_limit)
+
+
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies below it (records then
+    hold no machine-specific prefix), else as it is."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def _do_sweep(args: argparse.Namespace, solvers: list[str], default_name: str) -> int:

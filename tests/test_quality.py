@@ -33,3 +33,13 @@ def test_a_worse_solver_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr("dcibench.quality.read_recorded", lambda: {"lc": recorded["ec"]})
     _, check = measure("lc")
     assert not check.passed and check.worse_by > check.tolerance
+
+
+SLOW_SOLVERS = ("ddqn", "d2qn", "cerl")
+"""RL solvers: same check, in the on-demand study (``python -m pytest -m slow``)."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solver", [name for name in SLOW_SOLVERS if name in SOLVERS])
+def test_slow_solver_quality_has_not_regressed(solver: str) -> None:
+    test_fast_solver_quality_has_not_regressed(solver)
