@@ -14,6 +14,7 @@ SOLVERS: dict[str, str] = {
     "milp": "solvers.exact.milp:MilpSolver",
     "greedy": "solvers.heuristics.greedy:GreedyLookahead",
     "rollout": "solvers.heuristics.rollout:GreedyRollout",
+    "bound": "solvers.exact.decomposed:DecomposedBound",
 }
 """Lowercase solver name -> ``"module:Class"`` of a :class:`solvers.base.Solver`."""
 

@@ -195,6 +195,14 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path, tight: bool = True) -> Path:
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_against_n(summary: "pd.DataFrame", column: str, label: str, path: Path) -> Path:
     """Mean ``column`` against N per solver, with its bootstrap band (Figure 7)."""
     plt = _pyplot()
@@ -209,10 +217,7 @@ def plot_against_n(summary: "pd.DataFrame", column: str, label: str, path: Path)
         ax.set(xlabel="number of EDs N", ylabel=label, title=family)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_cost_vs_handoffs(frame: "pd.DataFrame", n_eds: int, path: Path) -> Path:
@@ -226,10 +231,7 @@ def plot_cost_vs_handoffs(frame: "pd.DataFrame", n_eds: int, path: Path) -> Path
            title=f"system cost vs hand-offs, N = {n_eds}")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_resource_use(solver: str, instance_path: Path, seed: int, path: Path) -> Path:
@@ -258,9 +260,7 @@ def plot_resource_use(solver: str, instance_path: Path, seed: int, path: Path) -
     axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(image, ax=axes, label="share of peak capacity in use")
     fig.suptitle(f"resource use, {instance.name}, seed {seed}")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path, tight=False)
 
 
 def plot_training_curves(logs: Sequence[Path], path: Path) -> Path:
@@ -279,10 +279,7 @@ def plot_training_curves(logs: Sequence[Path], path: Path) -> Path:
     ax.set(xlabel="training step", ylabel="episodic return (- objective)")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def write_report(results: Sequence[Path | str], out: Path, fig6_n: int | None = None,
