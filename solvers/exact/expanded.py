@@ -1,0 +1,533 @@
+"""The time-expanded model of the discrete offline P1 problem, shared by every exact method.
+
+Each task ``q`` gets its own graph. A **state** ``(t, n, i)`` says: in slot ``t`` the task
+holds its data on node ``n`` and its next layer is ``i`` (``a[q] <= t <= D = a[q] + K``,
+``1 <= i <= L``); each task also has one **sink**. The task starts in ``(a[q], src[q], 1)``
+and its schedule is one path from there to its sink. **Arcs** (``docs/model.md``, sections
+3-4; every duration, rate and cost comes from :mod:`dcibench.physics`):
+
+* a **hop** arc for every hop that is valid for the task alone: link in slot ``t`` and
+  ``tau <= delta`` for a transfer, a finished task does not transfer, it ends by the
+  deadline (``t + k <= D``), and its rate fits the node's available capacity in every slot
+  ``t .. t+k-1`` it holds it (the contract's float check). It goes to ``(t+k, m, j+1)``,
+  or to the sink when ``j = L`` (the task completes);
+* a **wait** arc ``(t, n, i) -> (t+1, n, i)`` for ``t < D``, cost 0;
+* a **drop** arc from every deadline state ``(D, n, i)`` to the sink, cost ``penalty``:
+  the task fails, and the hops it made still cost. Waiting is free and always allowed
+  before the deadline, so a drop "from any state" is the same as waiting until ``D`` and
+  dropping there: one drop per deadline state is exact and lists fewer arcs. (Pruning c
+  below keeps a single drop, from the start.)
+
+The tasks are coupled by two resources. **Capacity**: in slot ``t`` the levels held on node
+``n`` sum to at most ``capacity_units[t, n]``, the largest total level whose rate
+``level_rate_hz[n, u]`` passes the evaluator's check ``held <= avail * (1 + 1e-9)``
+(:meth:`Physics.capacity_ok`). Several holders' float rates sum to the rate of their total
+level up to a few ulps, so the integer constraint is exactly the evaluator's unless
+``avail * (1 + 1e-9)`` lies within ~1e-15 (relative) of a level boundary; the tests probe
+the boundaries. **Subcarriers**: a transfer holds one in the last slot of its hop. Without
+fading every subcarrier has the same rate, so the subcarriers are interchangeable: the
+model lists one arc per transfer and bounds the transfers ending in slot ``t`` by ``S``;
+:func:`schedule_from_arcs` then gives the transfers of each slot distinct ids. That is
+exact, not a relaxation: any set of at most ``S`` transfers in a slot can take ``S``
+distinct subcarriers. With fading the rates differ, so there is one arc per subcarrier and
+each ``(slot, subcarrier)`` carries at most one transfer.
+
+**Pruning you can trust** (``prune=True``):
+
+a. states the task cannot reach from its start are removed, with their arcs;
+b. dominated levels: among hop arcs from one state that differ only in the level and last
+   the same ``k`` slots, a level is dropped when a lower level has a cost lower or equal.
+   The lower level holds a smaller rate on the same node in exactly the same slots, ends in
+   the same slot at the same state and uses the same subcarrier slot, so swapping it in
+   keeps any schedule feasible and costs no more: some optimum uses only the levels kept.
+   The hop cost is convex in the rate with its minimum at ``r*``
+   (:func:`dcibench.physics.cost_minimising_rate`, ``docs/model.md`` section 4), so per
+   duration ``k`` the kept levels run from the slowest level that lasts ``k`` slots up to
+   about ``r*``: faster levels of the same duration only cost more. (Lower levels of the
+   same duration are valid whenever a higher one is, so dominance does not depend on the
+   slot's capacity or the task.)
+
+c. states from which the task can no longer complete by its deadline are removed, with
+   the arcs into them, and a task fails through one drop arc from its start. Every hop
+   costs at least 0 (weights, energies and times are non-negative), and removing all hops
+   of a failed task keeps a schedule feasible (it only frees capacity and subcarriers)
+   without raising its cost: some optimum gives every failed task no hop at all, and every
+   path of such an optimum survives a, b and c.
+
+``prune=False`` keeps every state of every task's window, every valid arc and a drop from
+every deadline state; it is the reference the tests compare the pruned model against.
+
+Shapes: ``A`` arcs, ``Z`` states (sinks included), ``Q`` tasks, ``H`` slots, ``N1`` nodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from dcibench.physics import Physics, physics_of
+from dcibench.types import Hop, Instance, Schedule
+
+HOP, WAIT, DROP = 0, 1, 2
+"""Values of :attr:`ExpandedModel.arc_kind`."""
+
+NO_SUBCARRIER = -1
+"""``arc_subcarrier`` of an arc that sends nothing, or of any transfer without fading."""
+
+
+@dataclass(frozen=True, eq=False)
+class ExpandedModel:
+    """The arcs and states of every task (see the module docstring).
+
+    Attributes:
+        instance: the instance.
+        per_subcarrier: True with fading (one arc per subcarrier, per-subcarrier
+            exclusivity), False without (aggregate count per slot).
+        pruned: whether the model was built with ``prune=True``.
+        n_arcs_unpruned: number of arcs the model has with ``prune=False``.
+        capacity_units: (H, N1) int64, the largest total level node n may hold in slot t.
+        state_task, state_slot, state_node, state_layer: (Z,) int64; a sink has node -1,
+            layer ``L + 1`` and the task's deadline as slot.
+        task_start, task_sink: (Q,) int64 state ids.
+        arc_kind: (A,) int8, ``HOP``, ``WAIT`` or ``DROP``.
+        arc_task, arc_tail, arc_head: (A,) int64, the task and the states joined.
+        arc_slot: (A,) int64, start slot ``t`` (a drop: the slot of the state it leaves).
+        arc_slots: (A,) int64, length ``k`` in slots (a wait: 1, a drop: 0).
+        arc_node, arc_next: (A,) int64, node ``n`` and next node ``m``.
+        arc_first, arc_last: (A,) int64, layers ``i..j`` computed (``j = i - 1``: none).
+        arc_level: (A,) int64, the level, 0 when the arc computes nothing; it is also the
+            arc's use of ``capacity_units`` in each slot it holds.
+        arc_subcarrier: (A,) int64, the subcarrier with fading, else ``NO_SUBCARRIER``.
+        arc_sub_slot: (A,) int64, the slot ``t + k - 1`` a transfer holds a subcarrier in,
+            -1 for arcs that send nothing.
+        arc_cost: (A,) float64, hop cost from :meth:`Physics.hop_metrics` (a wait 0, a
+            drop the penalty).
+        arc_rate_hz: (A,) float64, compute rate held in slots ``t .. t+k-1`` (Hz).
+    """
+
+    instance: Instance
+    per_subcarrier: bool
+    pruned: bool
+    n_arcs_unpruned: int
+    capacity_units: np.ndarray
+    state_task: np.ndarray
+    state_slot: np.ndarray
+    state_node: np.ndarray
+    state_layer: np.ndarray
+    task_start: np.ndarray
+    task_sink: np.ndarray
+    arc_kind: np.ndarray
+    arc_task: np.ndarray
+    arc_tail: np.ndarray
+    arc_head: np.ndarray
+    arc_slot: np.ndarray
+    arc_slots: np.ndarray
+    arc_node: np.ndarray
+    arc_next: np.ndarray
+    arc_first: np.ndarray
+    arc_last: np.ndarray
+    arc_level: np.ndarray
+    arc_subcarrier: np.ndarray
+    arc_sub_slot: np.ndarray
+    arc_cost: np.ndarray
+    arc_rate_hz: np.ndarray
+
+    @property
+    def n_arcs(self) -> int:
+        return int(self.arc_kind.shape[0])
+
+    @property
+    def n_states(self) -> int:
+        return int(self.state_task.shape[0])
+
+    def state_arcs(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per state id, the ids of the arcs entering it and of those leaving it."""
+        return (_group(self.arc_head, self.n_states), _group(self.arc_tail, self.n_states))
+
+    def capacity_rows(self) -> list[tuple[int, int, np.ndarray]]:
+        """``(node, slot, arc ids)`` of every capacity constraint that can bind: the arcs
+        that hold compute on ``node`` in ``slot``, whose levels may sum above
+        ``capacity_units[slot, node]``."""
+        computing = np.flatnonzero(self.arc_level > 0)
+        spans = self.arc_slots[computing]
+        owner = np.repeat(computing, spans)
+        offset = np.arange(owner.shape[0]) - np.repeat(np.cumsum(spans) - spans, spans)
+        n1 = self.instance.n_nodes
+        rows = []
+        for key, ids in _split_by((self.arc_slot[owner] + offset) * n1 + self.arc_node[owner],
+                                  owner):
+            t, n = divmod(key, n1)
+            if self.arc_level[ids].sum() > self.capacity_units[t, n]:
+                rows.append((n, t, ids))
+        return rows
+
+    def subcarrier_rows(self) -> list[tuple[int, int, np.ndarray, int]]:
+        """``(slot, subcarrier, arc ids, limit)`` of every subcarrier constraint that can
+        bind: per slot (subcarrier ``NO_SUBCARRIER``, limit ``S``) without fading, per
+        (slot, subcarrier) with limit 1 with fading."""
+        sends = np.flatnonzero(self.arc_sub_slot >= 0)
+        n_sub = self.instance.n_subcarriers
+        if self.per_subcarrier:
+            runs = _split_by(self.arc_sub_slot[sends] * n_sub + self.arc_subcarrier[sends], sends)
+            return [(*divmod(key, n_sub), ids, 1) for key, ids in runs if ids.shape[0] > 1]
+        return [(key, NO_SUBCARRIER, ids, n_sub)
+                for key, ids in _split_by(self.arc_sub_slot[sends], sends)
+                if ids.shape[0] > n_sub]
+
+
+def _group(keys: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    """Indices of ``keys`` grouped by value ``0 .. n_groups - 1``."""
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(n_groups + 1))
+    return [order[bounds[g]:bounds[g + 1]] for g in range(n_groups)]
+
+
+def _split_by(key: np.ndarray, ids: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """``ids`` grouped by equal ``key`` (same shape), as (key, ids) in key order."""
+    order = np.argsort(key, kind="stable")
+    key, ids = key[order], ids[order]
+    cuts = np.flatnonzero(np.diff(key)) + 1
+    return [(int(key[start]), part) for start, part in zip(np.r_[0, cuts], np.split(ids, cuts))
+            if part.size]
+
+
+def capacity_units(instance: Instance) -> np.ndarray:
+    """(H, N1) int64: the largest ``u`` in ``0..levels`` whose rate ``level_rate_hz[n, u]``
+    passes the evaluator's capacity check against ``avail_hz[t, n]``."""
+    phys = physics_of(instance)
+    ok = phys.capacity_ok(phys.level_rate_hz[None, :, :], phys.avail_hz[:, :, None])
+    return ok.sum(axis=-1).astype(np.int64) - 1  # level 0 always fits; the check is monotone
+
+
+def _window_capacity(units: np.ndarray, max_slots: int) -> np.ndarray:
+    """(H, N1, max_slots + 1): ``[t, n, k]`` = min of ``units[t .. t+k-1, n]``, the largest
+    level a hop of ``k`` slots from ``t`` may hold; -1 past the horizon, and for ``k = 0``."""
+    horizon, n1 = units.shape
+    padded = np.vstack([units, np.full((max_slots, n1), -1, dtype=np.int64)])
+    out = np.full((horizon, n1, max_slots + 1), -1, dtype=np.int64)
+    for t in range(horizon):
+        out[t, :, 1:] = np.minimum.accumulate(padded[t:t + max_slots], axis=0).T
+    return out
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The hops open in one option grid (one ``(slot, node, next layer)``), waiting
+    excluded, before capacity and deadline: arrays of shape (P,)."""
+
+    last: np.ndarray
+    level: np.ndarray
+    next_node: np.ndarray
+    subcarrier: np.ndarray
+    slots: np.ndarray
+    cost: np.ndarray
+    rate_hz: np.ndarray
+    dominated: np.ndarray
+
+
+def _grid_options(phys: Physics, slot: int, node: int, layer: int,
+                  per_subcarrier: bool) -> _Options:
+    grid = phys.option_grid(slot, node, layer)
+    shape = grid.allowed.shape  # (J, M, S', V)
+    ok = grid.allowed.copy()
+    ok[0, 0] = False  # waiting is its own arc
+    ok[:, 0, 1:] = False  # a hop that sends nothing has subcarrier 0 only
+    jj, mm, ss, vv = np.nonzero(ok)
+    computes = grid.blocks[jj] >= layer
+    transfers = mm > 0
+    slots = np.broadcast_to(grid.metrics.slots, shape)[jj, mm, ss, vv]
+    cost = np.broadcast_to(grid.metrics.cost, shape)[jj, mm, ss, vv]
+    sub = np.where(transfers & per_subcarrier, ss, NO_SUBCARRIER)
+    return _Options(last=grid.blocks[jj].astype(np.int64),
+                    level=np.where(computes, vv + 1, 0).astype(np.int64),
+                    next_node=grid.nodes[mm].astype(np.int64), subcarrier=sub.astype(np.int64),
+                    slots=slots.astype(np.int64), cost=cost.astype(np.float64),
+                    rate_hz=np.broadcast_to(grid.metrics.rate_hz, shape)[jj, mm, ss, vv]
+                    .astype(np.float64),
+                    dominated=_dominated(jj * shape[1] * shape[2] + mm * shape[2] + ss,
+                                         slots, vv, cost))
+
+
+def _dominated(row: np.ndarray, slots: np.ndarray, level: np.ndarray,
+               cost: np.ndarray) -> np.ndarray:
+    """Bool (P,): option p is dominated by a lower level in its group (same ``row``, i.e.
+    block, next node and subcarrier, and same ``slots``) whose cost is lower or equal.
+
+    Sorts by (row, slots, level), then takes each group's running minimum of the cost by a
+    segmented prefix scan (doubling)."""
+    order = np.lexsort((level, slots, row))
+    group = (row * (int(slots.max(initial=0)) + 1) + slots)[order]
+    value = cost[order]
+    running = value.copy()  # inclusive prefix minimum within the group
+    shift = 1
+    while shift < running.shape[0]:
+        same = group[shift:] == group[:-shift]
+        candidate = np.where(same, running[:-shift], np.inf)
+        running[shift:] = np.minimum(running[shift:], candidate)
+        shift *= 2
+    before = np.full(value.shape, np.inf)  # minimum over strictly lower levels
+    first = np.ones(value.shape, dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    before[1:] = np.where(first[1:], np.inf, running[:-1])
+    out = np.empty(value.shape, dtype=bool)
+    out[order] = value >= before
+    return out
+
+
+class _OptionTable:
+    """Every option grid used, built once per grid key and numbered globally."""
+
+    def __init__(self, phys: Physics, per_subcarrier: bool) -> None:
+        self._phys = phys
+        self._per_sub = per_subcarrier
+        self._index: dict[tuple[int, int, int], tuple[int, _Options]] = {}
+        self._parts: list[_Options] = []
+        self._size = 0
+
+    def get(self, slot: int, node: int, layer: int) -> tuple[int, _Options]:
+        """The options of ``(slot, node, layer)`` and the global id of the first one."""
+        key = (0 if self._phys.radio_is_static else slot, node, layer)
+        found = self._index.get(key)
+        if found is None:
+            options = _grid_options(self._phys, slot, node, layer, self._per_sub)
+            found = (self._size, options)
+            self._index[key] = found
+            self._parts.append(options)
+            self._size += options.slots.shape[0]
+        return found
+
+    def column(self, name: str) -> np.ndarray:
+        """One field of every option, concatenated in global id order."""
+        parts = [getattr(p, name) for p in self._parts]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+@dataclass
+class _TaskGraph:
+    """One task's states, a dense (K+1, N1, L) bool over ``(t - a, n, i - 1)``, and its hop
+    arcs, shape (P,): tail (dense index), option (global id), head (dense index, or
+    ``COMPLETE`` for a hop that finishes the task)."""
+
+    states: np.ndarray
+    tail: np.ndarray
+    option: np.ndarray
+    head: np.ndarray
+
+
+COMPLETE = -1
+"""Head of a hop that completes its task (it goes to the sink)."""
+
+
+def _fits(opts: _Options, cap: np.ndarray, slots_left: int) -> np.ndarray:
+    """Bool (P,): the option ends by the deadline and its level fits the node's capacity
+    in every slot it holds (``cap`` is the node's row of the window capacity)."""
+    held_cap = cap[np.minimum(opts.slots, cap.shape[0] - 1)]
+    return (opts.slots <= slots_left) & (opts.level <= held_cap)
+
+
+def _task_graph(instance: Instance, table: _OptionTable, window_cap: np.ndarray,
+                task: int, prune: bool) -> _TaskGraph:
+    """Forward search of one task's states, slot by slot (every arc moves forward in time),
+    then, when pruning, the backward search of the states that can still complete.
+    Without pruning every state of the task's window is kept."""
+    n1, layers, k_max = instance.n_nodes, instance.n_layers, instance.deadline_slots
+    arrival = int(instance.task_arrival[task])
+    reached = np.zeros((k_max + 1, n1, layers), dtype=bool)
+    reached[0, int(instance.task_source[task]), 0] = True
+    if not prune:
+        reached[:] = True
+    tails, options, heads = [], [], []
+    for dt in range(k_max):
+        t = arrival + dt
+        for n, i0 in np.argwhere(reached[dt]):
+            start, opts = table.get(t, int(n), int(i0) + 1)
+            fits = _fits(opts, window_cap[t, n], k_max - dt)
+            keep = np.flatnonzero(fits & ~opts.dominated if prune else fits)
+            last, nxt = opts.last[keep], opts.next_node[keep]
+            head = np.ravel_multi_index((dt + opts.slots[keep], nxt, np.minimum(last, layers - 1)),
+                                        reached.shape)
+            head[last == layers] = COMPLETE
+            reached.flat[head[head != COMPLETE]] = True
+            tails.append(np.full(keep.shape[0], (dt * n1 + n) * layers + i0))
+            options.append(start + keep)
+            heads.append(head)
+        reached[dt + 1] |= reached[dt]  # waiting
+    graph = _TaskGraph(reached, *(np.concatenate(x) if x else np.zeros(0, dtype=np.int64)
+                                  for x in (tails, options, heads)))
+    start = int(instance.task_source[task]) * layers
+    return _completable_part(graph, start) if prune else graph
+
+
+def _completable_part(graph: _TaskGraph, start: int) -> _TaskGraph:
+    """The states from which the task can still complete by its deadline, the hops between
+    them (pruning c, see the module docstring), and the start state (dense index)."""
+    can = np.zeros(graph.states.shape, dtype=bool)
+    tail_dt = graph.tail // graph.states[0].size
+    for dt in range(graph.states.shape[0] - 2, -1, -1):
+        can[dt] |= can[dt + 1] & graph.states[dt]  # waiting
+        mine = np.flatnonzero(tail_dt == dt)
+        head = graph.head[mine]
+        good = head == COMPLETE
+        good[~good] = can.flat[head[~good]]
+        can.flat[graph.tail[mine[good]]] = True
+    keep = (graph.head == COMPLETE) | can.flat[np.maximum(graph.head, 0)]
+    can.flat[start] = True  # it keeps its drop even when the task cannot complete
+    return _TaskGraph(can, graph.tail[keep], graph.option[keep], graph.head[keep])
+
+
+def _unpruned_count(instance: Instance, table: _OptionTable, window_cap: np.ndarray,
+                    task: int) -> int:
+    """Number of hop arcs of the task with ``prune=False``: every valid arc of every state
+    of its window (counted without building them)."""
+    n1, layers, k_max = instance.n_nodes, instance.n_layers, instance.deadline_slots
+    arrival = int(instance.task_arrival[task])
+    total = 0
+    for dt in range(k_max):
+        cap = window_cap[arrival + dt]
+        for n in range(n1):
+            for i0 in range(layers):
+                _, opts = table.get(arrival + dt, n, i0 + 1)
+                total += int(np.count_nonzero(_fits(opts, cap[n], k_max - dt)))
+    return total
+
+
+def build(instance: Instance, prune: bool = True) -> ExpandedModel:
+    """The time-expanded model of ``instance`` (see the module docstring)."""
+    phys = physics_of(instance)
+    per_sub = instance.fading is not None
+    table = _OptionTable(phys, per_sub)
+    units = capacity_units(instance)
+    window_cap = _window_capacity(units, instance.deadline_slots)
+    graphs = [_task_graph(instance, table, window_cap, q, prune) for q in range(instance.n_tasks)]
+    model = _assemble(instance, table, units, graphs, prune)
+    if not prune:
+        return model
+    waits_and_drops = instance.n_tasks * (instance.deadline_slots + 1) * instance.n_nodes \
+        * instance.n_layers
+    hops = sum(_unpruned_count(instance, table, window_cap, q) for q in range(instance.n_tasks))
+    return dataclasses.replace(model, n_arcs_unpruned=hops + waits_and_drops)
+
+
+def _assemble(instance: Instance, table: _OptionTable, units: np.ndarray,
+              graphs: list[_TaskGraph], prune: bool) -> ExpandedModel:
+    """State ids and arc arrays from the tasks' graphs (``n_arcs_unpruned`` is the model's
+    own size; :func:`build` corrects it for a pruned model)."""
+    layers, k_max = instance.n_layers, instance.deadline_slots
+    cols = {name: table.column(name) for name in
+            ("last", "level", "next_node", "subcarrier", "slots", "cost", "rate_hz")}
+    states: list[np.ndarray] = []
+    arcs: list[dict[str, np.ndarray]] = []
+    starts, sinks = [], []
+    offset = 0
+    for q, g in enumerate(graphs):
+        arrival = int(instance.task_arrival[q])
+        flat = np.flatnonzero(g.states.ravel())
+        ids = np.full(g.states.size + 1, -1, dtype=np.int64)  # the last entry: the sink
+        ids[flat] = offset + np.arange(flat.shape[0])
+        ids[-1] = sink = offset + flat.shape[0]
+        dt, n, i0 = np.unravel_index(flat, g.states.shape)
+        states.append(np.stack([np.full(flat.shape[0] + 1, q),
+                                np.r_[arrival + dt, arrival + k_max],
+                                np.r_[n, -1], np.r_[i0 + 1, layers + 1]]))
+        starts.append(ids[int(instance.task_source[q]) * layers])
+        sinks.append(sink)
+        arcs.append(_hop_arcs(instance, cols, g, ids, q))
+        arcs.append(_wait_and_drop_arcs(instance, g, ids, q, prune))
+        offset = sink + 1
+    state = np.concatenate(states, axis=1)
+    arc = {key: np.concatenate([a[key] for a in arcs]) for key in arcs[0]}
+    return ExpandedModel(
+        instance=instance, per_subcarrier=instance.fading is not None, pruned=prune,
+        n_arcs_unpruned=int(arc["kind"].shape[0]),
+        capacity_units=units, state_task=state[0], state_slot=state[1], state_node=state[2],
+        state_layer=state[3], task_start=np.array(starts, dtype=np.int64),
+        task_sink=np.array(sinks, dtype=np.int64), arc_kind=arc["kind"].astype(np.int8),
+        arc_task=arc["task"], arc_tail=arc["tail"], arc_head=arc["head"], arc_slot=arc["slot"],
+        arc_slots=arc["slots"], arc_node=arc["node"], arc_next=arc["next"],
+        arc_first=arc["first"], arc_last=arc["last"], arc_level=arc["level"],
+        arc_subcarrier=arc["subcarrier"], arc_sub_slot=arc["sub_slot"], arc_cost=arc["cost"],
+        arc_rate_hz=arc["rate_hz"])
+
+
+def _hop_arcs(instance: Instance, cols: dict[str, np.ndarray], g: _TaskGraph, ids: np.ndarray,
+              task: int) -> dict[str, np.ndarray]:
+    """The task's hop arcs; ``ids`` maps dense state indices (and -1, the sink) to ids."""
+    dt, node, i0 = np.unravel_index(g.tail, g.states.shape)
+    opt = g.option
+    nxt, slots = cols["next_node"][opt], cols["slots"][opt]
+    slot = int(instance.task_arrival[task]) + dt
+    transfers = nxt != node
+    return dict(kind=np.full(opt.shape[0], HOP), task=np.full(opt.shape[0], task),
+                tail=ids[g.tail], head=ids[g.head], slot=slot, slots=slots, node=node,
+                next=nxt, first=i0 + 1, last=cols["last"][opt], level=cols["level"][opt],
+                subcarrier=cols["subcarrier"][opt],
+                sub_slot=np.where(transfers, slot + slots - 1, -1), cost=cols["cost"][opt],
+                rate_hz=cols["rate_hz"][opt])
+
+
+def _wait_and_drop_arcs(instance: Instance, g: _TaskGraph, ids: np.ndarray, task: int,
+                        prune: bool) -> dict[str, np.ndarray]:
+    """Waits between the task's states; drops from its deadline states, or, pruned, from
+    its start only."""
+    k_max = instance.deadline_slots
+    dt, node, i0 = np.nonzero(g.states)
+    dense = np.ravel_multi_index((dt, node, i0), g.states.shape)
+    later = np.ravel_multi_index((np.minimum(dt + 1, k_max), node, i0), g.states.shape)
+    wait = (dt < k_max) & g.states.flat[later]
+    if prune:
+        drop = dense == int(instance.task_source[task]) * instance.n_layers
+    else:
+        drop = dt == k_max
+    wait, drop = np.flatnonzero(wait), np.flatnonzero(drop)
+    pick = np.r_[wait, drop]
+    count = pick.shape[0]
+    is_drop = np.r_[np.zeros(wait.shape[0], dtype=bool), np.ones(drop.shape[0], dtype=bool)]
+    return dict(kind=np.where(is_drop, DROP, WAIT), task=np.full(count, task),
+                tail=ids[dense[pick]], head=np.where(is_drop, ids[-1], ids[later[pick]]),
+                slot=int(instance.task_arrival[task]) + dt[pick],
+                slots=np.where(is_drop, 0, 1), node=node[pick], next=node[pick],
+                first=i0[pick] + 1, last=i0[pick], level=np.zeros(count, dtype=np.int64),
+                subcarrier=np.full(count, NO_SUBCARRIER), sub_slot=np.full(count, -1),
+                cost=np.where(is_drop, instance.penalty, 0.0), rate_hz=np.zeros(count))
+
+
+def schedule_from_arcs(model: ExpandedModel, chosen: np.ndarray, solver: str = "") -> Schedule:
+    """The schedule made of the chosen arcs (ids into the model's arcs; waits and drops
+    add no hop). Without fading, the transfers that end their hop in one slot get the
+    subcarriers 0, 1, ... in task order. Raises ``ValueError`` when more than ``S``
+    transfers share a slot."""
+    hops = np.asarray(chosen, dtype=np.int64)
+    hops = hops[model.arc_kind[hops] == HOP]
+    hops = hops[np.lexsort((model.arc_slot[hops], model.arc_task[hops]))]
+    sub = model.arc_subcarrier[hops].copy()
+    transfers = np.flatnonzero(model.arc_sub_slot[hops] >= 0)
+    if not model.per_subcarrier and transfers.size:
+        sub[transfers] = _distinct_subcarriers(model.arc_sub_slot[hops[transfers]],
+                                               model.instance.n_subcarriers)
+    return Schedule(tuple(_hop(model, a, int(s)) for a, s in zip(hops, sub)),
+                    instance_name=model.instance.name, solver=solver)
+
+
+def _distinct_subcarriers(slot: np.ndarray, n_subcarriers: int) -> np.ndarray:
+    """Subcarrier ids 0, 1, ... per slot, in the given order within a slot."""
+    order = np.argsort(slot, kind="stable")
+    sorted_slot = slot[order]
+    first = np.searchsorted(sorted_slot, sorted_slot, side="left")
+    rank = np.empty(slot.shape, dtype=np.int64)
+    rank[order] = np.arange(slot.shape[0]) - first
+    if rank.max() >= n_subcarriers:
+        raise ValueError(f"more than {n_subcarriers} transfers in slot "
+                         f"{int(slot[int(np.argmax(rank))])}")
+    return rank
+
+
+def _hop(model: ExpandedModel, arc: int, subcarrier: int) -> Hop:
+    level = int(model.arc_level[arc])
+    transfers = bool(model.arc_sub_slot[arc] >= 0)
+    return Hop(task=int(model.arc_task[arc]), slot=int(model.arc_slot[arc]),
+               node=int(model.arc_node[arc]), first_layer=int(model.arc_first[arc]),
+               last_layer=int(model.arc_last[arc]), level=level if level > 0 else None,
+               next_node=int(model.arc_next[arc]),
+               subcarrier=subcarrier if transfers else None)
