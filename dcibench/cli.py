@@ -199,13 +199,19 @@ def cmd_reference(args: argparse.Namespace) -> int:
     specs = _resolve_runs(args.solvers, str(folder), 1, args.time_limit)
     if specs is None:
         return 2
-    out = Path(args.out) if args.out else DEFAULT_RESULTS / f"reference-{folder.name}.jsonl"
-    sweep(specs, out, workers=args.workers, resume=True, grace_s=args.grace,
-          progress=not args.quiet)
+    records = []
+    if args.solvers:
+        out = Path(args.out) if args.out else DEFAULT_RESULTS / f"reference-{folder.name}.jsonl"
+        sweep(specs, out, workers=args.workers, resume=True, grace_s=args.grace,
+              progress=not args.quiet)
+        wanted = {spec.key() for spec in specs}
+        records = [r for r in read_records(out)
+                   if (r["instance_path"], r["solver"], r["seed"]) in wanted]
+    members = {str(spec.instance_path) for spec in specs} | {
+        str(_relative(p)) for p in folder.glob("*.json")}
+    for extra in args.from_results or []:
+        records += [r for r in read_records(extra) if r["instance_path"] in members]
     table = read_reference(folder / REFERENCE_FILE)
-    wanted = {spec.key() for spec in specs}
-    records = [r for r in read_records(out)
-               if (r["instance_path"], r["solver"], r["seed"]) in wanted]
     added = update_from_records(table, records)
     write_reference(table, folder / REFERENCE_FILE)
     kinds: dict[str, int] = {}
@@ -305,7 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("reference", help="run solvers on a set and update its reference table")
     f.add_argument("folder", help="an instance set folder (its reference.solu is updated)")
-    f.add_argument("--solvers", nargs="+", default=["milp", "cpsat"])
+    f.add_argument("--solvers", nargs="*", default=["milp", "cpsat"],
+                   help="solvers to run (none: only fold --from results)")
+    f.add_argument("--from", dest="from_results", nargs="*",
+                   help="results files whose evaluated runs on the set are folded in too")
     f.add_argument("--time-limit", type=float, default=60.0, help="seconds per run")
     f.add_argument("--grace", type=float, default=30.0)
     f.add_argument("--workers", type=int, default=1)

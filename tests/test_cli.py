@@ -66,3 +66,19 @@ def test_shipped_sets_rebuild_byte_identical(name: str, tmp_path: Path) -> None:
     assert len(written) == len(set_members(read_manifest(folder)))
     for path in written:
         assert filecmp.cmp(path, folder / path.name, shallow=False), path.name
+
+
+def test_reference_folds_results_into_the_set_table(tmp_path: Path) -> None:
+    from dcibench.reference import read_reference
+
+    folder = tmp_path / "set"
+    assert main(["generate", "--n-eds", "3", "--seeds", "0", "1", "-o", str(folder)]) == 0
+    out = tmp_path / "r.jsonl"
+    assert main(["sweep", "--solvers", "lc", "ec", "--instances", str(folder), "--out", str(out),
+                 "--quiet"]) == 0
+    assert main(["reference", str(folder), "--solvers", "--from", str(out), "--quiet"]) == 0
+    table = read_reference(folder / "reference.solu")
+    records = read_records(out)
+    for name in ("p1-n3-s0", "p1-n3-s1"):
+        best = min(r["objective"] for r in records if r["instance"] == name)
+        assert table.get(name).best.value == best and table.get(name).optimum is None
