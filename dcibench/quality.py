@@ -25,7 +25,7 @@ from dcibench.runner import find_instances, run_one
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUALITY_FILE = REPO_ROOT / "tests" / "quality_baseline.json"
-QUALITY_SET = ("instances/tiny-v1", "instances/paper-v1/p1-n5-s0.json",
+QUALITY_SET = ("instances/tiny-v1", "instances/small-v1", "instances/paper-v1/p1-n5-s0.json",
                "instances/paper-v1/p1-n10-s0.json", "instances/paper-v1/p1-n20-s0.json")
 """Files and folders (relative to the repository) of the quality set."""
 FAST_SOLVERS = ("lc", "ec", "random", "greedy", "rollout")
