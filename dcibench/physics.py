@@ -218,6 +218,15 @@ class Physics:
             self._grids.popitem(last=False)
         return grid
 
+    def compute_cost_slope(self, node: np.ndarray, cycles: np.ndarray,
+                           rate_hz: np.ndarray) -> np.ndarray:
+        """Derivative in the rate (cost per Hz) of a hop's cost with block and transfer
+        fixed: ``d/dr (omega_e*k0*C*r^2 + omega_d*C/r) = 2*omega_e*k0*C*r - omega_d*C/r^2``.
+        The cost is convex in r, so tangents built with it under-estimate it."""
+        inst = self.instance
+        return (2.0 * inst.omega_e * inst.k0[node] * cycles * rate_hz
+                - inst.omega_d * cycles / rate_hz ** 2)
+
     @staticmethod
     def capacity_ok(held_hz: np.ndarray, avail_hz: np.ndarray) -> np.ndarray:
         """Whether held rates fit the available capacity, with the contract's tolerance."""

@@ -15,6 +15,8 @@ SOLVERS: dict[str, str] = {
     "greedy": "solvers.heuristics.greedy:GreedyLookahead",
     "rollout": "solvers.heuristics.rollout:GreedyRollout",
     "bound": "solvers.exact.decomposed:DecomposedBound",
+    "relax": "solvers.exact.relaxation:RelaxationBound",
+    "relax-lp": "solvers.exact.relaxation:LpRelaxationBound",
 }
 """Lowercase solver name -> ``"module:Class"`` of a :class:`solvers.base.Solver`."""
 
