@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dcibench.physics import HopMetrics, physics_of
+from dcibench.physics import HopMetrics, held_slots, physics_of
 from dcibench.types import Instance, Schedule
 
 
@@ -238,10 +238,7 @@ def _capacity(inst: Instance, hops: HopArrays,
     """Rates held per (slot, node), shape (H, N1), and the capacity violations."""
     phys = physics_of(inst)
     computing = np.flatnonzero(metrics.rate_hz > 0)
-    spans = metrics.slots[computing]
-    owner = np.repeat(computing, spans)
-    offset = np.arange(owner.shape[0]) - np.repeat(np.cumsum(spans) - spans, spans)
-    slots = hops.slot[owner] + offset
+    owner, slots = held_slots(computing, hops.slot[computing], metrics.slots[computing])
     inside = slots < inst.horizon_slots  # a hop past the horizon is a deadline violation
     owner, slots = owner[inside], slots[inside]
     held = np.zeros((inst.horizon_slots, inst.n_nodes))

@@ -33,6 +33,16 @@ def dbm_to_watts(dbm: float) -> float:
     return float(10.0 ** ((dbm - 30.0) / 10.0))
 
 
+def held_slots(ids: np.ndarray, start: np.ndarray, length: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Every (holder, slot) pair of hops that hold a resource from ``start`` for
+    ``length`` slots: ``ids``, ``start`` and ``length`` have shape (K,); both results
+    have shape (sum(length),): the holder's id and one slot it holds."""
+    owner = np.repeat(ids, length)
+    first = np.repeat(np.asarray(start) - (np.cumsum(length) - length), length)
+    return owner, first + np.arange(owner.shape[0])
+
+
 def cost_minimising_rate(omega_e: float, omega_d: float, k0: float) -> float:
     """Rate ``r*`` in Hz that minimises the per-cycle cost ``omega_e*k0*r^2 + omega_d/r``."""
     return float((omega_d / (2.0 * omega_e * k0)) ** (1.0 / 3.0))

@@ -14,7 +14,6 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcibench.physics import Physics, physics_of
+from dcibench.physics import Physics, held_slots, physics_of
 from dcibench.types import Hop, Instance, Schedule
 
 HOP, WAIT, DROP = 0, 1, 2
@@ -151,13 +151,10 @@ class ExpandedModel:
         that hold compute on ``node`` in ``slot``, whose levels may sum above
         ``capacity_units[slot, node]``."""
         computing = np.flatnonzero(self.arc_level > 0)
-        spans = self.arc_slots[computing]
-        owner = np.repeat(computing, spans)
-        offset = np.arange(owner.shape[0]) - np.repeat(np.cumsum(spans) - spans, spans)
+        owner, slot = held_slots(computing, self.arc_slot[computing], self.arc_slots[computing])
         n1 = self.instance.n_nodes
         rows = []
-        for key, ids in _split_by((self.arc_slot[owner] + offset) * n1 + self.arc_node[owner],
-                                  owner):
+        for key, ids in _split_by(slot * n1 + self.arc_node[owner], owner):
             t, n = divmod(key, n1)
             if self.arc_level[ids].sum() > self.capacity_units[t, n]:
                 rows.append((n, t, ids))

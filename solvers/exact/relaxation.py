@@ -74,7 +74,7 @@ def build_relaxation(model: ExpandedModel, integer: bool = True) -> pyo.Concrete
     m = pyo.ConcreteModel(name=f"relaxation {model.instance.name}")
     m.y = pyo.Var(range(n_groups), bounds=(0, 1),
                   domain=pyo.Binary if integer else pyo.NonNegativeReals)
-    rated = np.flatnonzero(r_hi[np.arange(n_groups)] > 0)
+    rated = np.flatnonzero(r_hi > 0)
     m.r = pyo.Var(rated.tolist(), domain=pyo.NonNegativeReals)
     m.z = pyo.Var(rated.tolist(), domain=pyo.Reals)
 
@@ -157,7 +157,7 @@ class RelaxationBound(Solver):
             "solver_objective": evaluate(instance, schedule).objective,
             "bound_method": "relaxation-milp" if self.integer else "relaxation-lp",
             "relaxation_status": status, "build_time_s": build_s,
-            "n_groups": int(m.y.dim()) if hasattr(m.y, "dim") else len(m.y)}
+            "n_groups": len(m.y)}
         return SolveResult(schedule, "feasible", time.perf_counter() - start, info)
 
 
