@@ -31,7 +31,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 
 from dcibench.evaluator import evaluate
-from dcibench.physics import CAPACITY_REL_TOL, physics_of
+from dcibench.physics import CAPACITY_REL_TOL, held_slots, physics_of
 from dcibench.registry import make_solver
 from dcibench.types import Instance
 from solvers.base import Solver, SolveResult
@@ -97,13 +97,13 @@ def build_relaxation(model: ExpandedModel, integer: bool = True) -> pyo.Concrete
                             rule=lambda m, s: sum(m.y[g] for g in out_of[s])
                             - sum(m.y[g] for g in into[s]) == supply[s])
 
-    # -- capacity (Hz) and subcarriers --------------------------------------------------
+    # -- capacity (GHz) and subcarriers --------------------------------------------------
     avail = phys.avail_hz * (1.0 + CAPACITY_REL_TOL) / GHZ
+    arcs = first[rated]
+    owner, slot = held_slots(rated, model.arc_slot[arcs], model.arc_slots[arcs])
     holders: dict[tuple[int, int], list[int]] = {}
-    for g in rated.tolist():
-        arc = int(first[g])
-        for t in range(model.arc_slot[arc], model.arc_slot[arc] + model.arc_slots[arc]):
-            holders.setdefault((t, int(model.arc_node[arc])), []).append(g)
+    for g, t, n in zip(owner.tolist(), slot.tolist(), model.arc_node[first[owner]].tolist()):
+        holders.setdefault((t, n), []).append(g)
     rows = [(key, gs) for key, gs in holders.items() if r_hi[gs].sum() > avail[key]]
     m.capacity = pyo.Constraint(range(len(rows)), rule=lambda m, k: sum(
         m.r[g] for g in rows[k][1]) <= float(avail[rows[k][0]]))
