@@ -4,6 +4,7 @@ solvers,make-set,bench}``."""
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -79,8 +80,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0 if result.feasible else 1
 
 
-def _resolve_runs(solvers: list[str], instances: str, seeds: int,
-                  time_limit: float | None) -> list[Any] | None:
+def _solver_options(name: str) -> list[str] | None:
+    """The options a registered solver takes (the keyword parameters of its
+    ``__init__``), or None when it takes any (``**kwargs``)."""
+    from dcibench.registry import solver_class
+
+    params = inspect.signature(solver_class(name)).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _valid_options(name: str) -> str:
+    accepted = _solver_options(name)
+    if accepted is None:
+        return f"{name} takes any option"
+    return f"valid options of {name}: {', '.join(accepted) or 'none'}"
+
+
+def _parse_options(items: Sequence[str], solvers: list[str]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` items as solver options (a value is JSON when it parses,
+    else a string). Raises ValueError, naming the item and the options each solver takes,
+    for a malformed item or an option one of ``solvers`` does not take: before any run,
+    rather than as a crash recorded for every run."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option expects KEY=VALUE, got {item!r}; "
+                             + "; ".join(_valid_options(name) for name in solvers))
+        options[key] = _parse_value(value)
+    for name in solvers:
+        accepted = _solver_options(name)
+        for key in options:
+            if accepted is not None and key not in accepted:
+                raise ValueError(f"unknown option {key!r} for solver {name}; "
+                                 f"{_valid_options(name)}")
+    return options
+
+
+def _resolve_runs(solvers: list[str], instances: str, seeds: int, time_limit: float | None,
+                  option_items: Sequence[str] = ()) -> list[Any] | None:
     """The planned runs, or None after printing a clear message for bad input."""
     from dcibench.registry import UnknownSolverError, solver_class
     from dcibench.runner import find_instances
@@ -89,11 +129,12 @@ def _resolve_runs(solvers: list[str], instances: str, seeds: int,
     try:
         for name in solvers:
             solver_class(name)
+        options = _parse_options(option_items, solvers)
         paths = find_instances(instances)
-    except (UnknownSolverError, FileNotFoundError) as exc:
+    except (UnknownSolverError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    return plan(solvers, [_relative(p) for p in paths], range(seeds), time_limit)
+    return plan(solvers, [_relative(p) for p in paths], range(seeds), time_limit, options)
 
 
 def _relative(path: Path) -> Path:
@@ -107,9 +148,11 @@ def _relative(path: Path) -> Path:
 
 def _do_sweep(args: argparse.Namespace, solvers: list[str], default_name: str) -> int:
     from dcibench.report import records_table
+    from dcibench.runner import record_key
     from dcibench.sweep import sweep
 
-    specs = _resolve_runs(solvers, args.instances, args.seeds, args.time_limit)
+    specs = _resolve_runs(solvers, args.instances, args.seeds, args.time_limit,
+                          args.option or [])
     if specs is None:
         return 2
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -122,7 +165,8 @@ def _do_sweep(args: argparse.Namespace, solvers: list[str], default_name: str) -
         print(f"error: {exc}", file=sys.stderr)
         return 2
     order = {spec.key(): i for i, spec in enumerate(specs)}
-    records.sort(key=lambda r: order[(r.instance_path, r.solver, r.seed)])
+    # last: a record whose version is not the one version_for foretold (a solver bug)
+    records.sort(key=lambda r: order.get(record_key(r), len(order)))
     print(records_table(records))
     print(f"\nresults: {out}")
     return 0 if all(r.status not in ("error", "infeasible", "killed") for r in records) else 1
@@ -192,7 +236,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
     """Run solvers on a set and fold their results into its reference table."""
     from dcibench.reference import (REFERENCE_FILE, read_reference, update_from_records,
                                     write_reference)
-    from dcibench.runner import read_records
+    from dcibench.runner import read_records, record_key
     from dcibench.sweep import sweep
 
     folder = Path(args.folder)
@@ -205,8 +249,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
         sweep(specs, out, workers=args.workers, resume=True, grace_s=args.grace,
               progress=not args.quiet)
         wanted = {spec.key() for spec in specs}
-        records = [r for r in read_records(out)
-                   if (r["instance_path"], r["solver"], r["seed"]) in wanted]
+        records = [r for r in read_records(out) if record_key(r) in wanted]
     members = {str(spec.instance_path) for spec in specs} | {
         str(_relative(p)) for p in folder.glob("*.json")}
     for extra in args.from_results or []:
@@ -254,6 +297,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds per run, told to the solver")
     parser.add_argument("--grace", type=float, default=10.0,
                         help="seconds past the time limit before the run is killed")
+    parser.add_argument("--option", action="append", metavar="KEY=VALUE",
+                        help="a solver option, e.g. --option checkpoint=ckpt.pt (JSON values; "
+                             "repeatable)")
     parser.add_argument("--workers", type=int, default=1, help="runs at once")
     parser.add_argument("--backend", choices=["local", "ray"], default="local")
     parser.add_argument("--address", default=None, help="Ray cluster address (ray backend)")

@@ -13,11 +13,14 @@ figures of the paper's Section 5:
   are given (Figure 4).
 
 Every number comes from the records (evaluator values) and the reference tables of the
-instance sets; see :mod:`dcibench.reference` for the gap definitions.
+instance sets; see :mod:`dcibench.reference` for the gap definitions. Rows and lines are
+per solver *label* (:func:`run_labels`), so runs of one solver with other options or
+another version never merge.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -72,7 +75,9 @@ def _warnings(frame: "pd.DataFrame") -> str:
 
 
 def load_results(paths: Sequence[Path | str]) -> "pd.DataFrame":
-    """All records of the given results files as one frame (torn lines skipped)."""
+    """All records of the given results files as one frame (torn lines skipped), with
+    ``options`` (``{}`` for records written before options existed) and ``label``
+    (:func:`run_labels`)."""
     import pandas as pd
 
     from dcibench.runner import read_records
@@ -80,7 +85,32 @@ def load_results(paths: Sequence[Path | str]) -> "pd.DataFrame":
     records = [r for path in paths for r in read_records(path)]
     if not records:
         raise ValueError(f"no records in {', '.join(str(p) for p in paths)}")
-    return pd.DataFrame(records)
+    frame = pd.DataFrame(records)
+    frame["options"] = [r.get("options", {}) for r in records]
+    frame["label"] = run_labels(frame)
+    return frame
+
+
+def run_labels(frame: "pd.DataFrame") -> list[str]:
+    """What names each run's solver in reports: the solver name, then ``[k=v,...]`` when
+    it had options, then ``@version`` when the same solver and options ran in more than
+    one version on one set and N (so that distinct runs never merge into one row)."""
+    labels = [solver + _options_text(options)
+              for solver, options in zip(frame.solver, frame.options)]
+    version = frame.solver_version.astype(str)
+    versions = frame.assign(label=labels, version=version).groupby(
+        ["instance_set", "n_eds", "label"], dropna=False).version.nunique()
+    mixed = set(versions[versions > 1].index.get_level_values("label"))
+    return [f"{label} @{v}" if label in mixed else label for label, v in zip(labels, version)]
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    """`` [k=v,...]`` (keys sorted, values as typed after ``--option k=``), or ``""``."""
+    if not options:
+        return ""
+    items = (f"{k}={v if isinstance(v, str) else json.dumps(v)}"
+             for k, v in sorted(options.items()))
+    return " [" + ",".join(items) + "]"
 
 
 def with_gaps(frame: "pd.DataFrame") -> "pd.DataFrame":
@@ -131,14 +161,16 @@ def bootstrap_ci(values: np.ndarray, strata: np.ndarray, draws: int = BOOTSTRAP_
 
 
 def summary_by_family(frame: "pd.DataFrame") -> "pd.DataFrame":
-    """One row per (instance set, N, solver): runs, ok share, objective and completion
-    (mean, 95% bootstrap interval over seeds), collaborations, gaps, time."""
+    """One row per (instance set, N, solver label) of a :func:`load_results` frame: runs,
+    ok share, objective and completion (mean, 95% bootstrap interval over seeds),
+    collaborations, gaps, time."""
     import pandas as pd
 
     rows = []
-    for (family, n_eds, solver), group in frame.groupby(["instance_set", "n_eds", "solver"]):
+    for (family, n_eds, label), group in frame.groupby(["instance_set", "n_eds", "label"]):
         ok = group[group.status.isin(OK_STATUSES)]
-        row: dict[str, Any] = {"set": family, "N": int(n_eds), "solver": solver,
+        row: dict[str, Any] = {"set": family, "N": int(n_eds), "solver": group.solver.iloc[0],
+                               "label": label,
                                "online": bool(group.online.iloc[0]),
                                "runs": len(group), "ok": len(ok)}
         for column, name in (("objective", "objective"), ("completion_rate", "completion")):
@@ -171,7 +203,7 @@ def leaderboard_markdown(summary: "pd.DataFrame") -> str:
         for rank, r in enumerate(group.itertuples(), start=1):
             kind = "online" if r.online else "offline"
             out.append(
-                f"| {rank} | {r.solver} | {kind} | {r.ok}/{r.runs} | "
+                f"| {rank} | {r.label} | {kind} | {r.ok}/{r.runs} | "
                 f"{r.objective:.4g} [{r.objective_low:.4g}, {r.objective_high:.4g}] | "
                 f"{r.completion:.3f} [{r.completion_low:.3f}, {r.completion_high:.3f}] | "
                 f"{r.collaborations:.1f} | {_pct(r.gap_best)} | {_pct(r.gap_bound)} | "
@@ -204,15 +236,15 @@ def _save(plt: Any, fig: Any, path: Path, tight: bool = True) -> Path:
 
 
 def plot_against_n(summary: "pd.DataFrame", column: str, label: str, path: Path) -> Path:
-    """Mean ``column`` against N per solver, with its bootstrap band (Figure 7)."""
+    """Mean ``column`` against N per solver label, with its bootstrap band (Figure 7)."""
     plt = _pyplot()
     families = sorted(summary["set"].unique())
     fig, axes = plt.subplots(1, len(families), figsize=(6 * len(families), 4), squeeze=False)
     for ax, family in zip(axes[0], families):
         part = summary[summary["set"] == family]
-        for solver, group in part.groupby("solver"):
+        for label, group in part.groupby("label"):
             group = group.sort_values("N")
-            ax.plot(group.N, group[column], marker="o", label=solver)
+            ax.plot(group.N, group[column], marker="o", label=label)
             ax.fill_between(group.N, group[f"{column}_low"], group[f"{column}_high"], alpha=0.2)
         ax.set(xlabel="number of EDs N", ylabel=label, title=family)
         ax.grid(alpha=0.3)
@@ -221,12 +253,13 @@ def plot_against_n(summary: "pd.DataFrame", column: str, label: str, path: Path)
 
 
 def plot_cost_vs_handoffs(frame: "pd.DataFrame", n_eds: int, path: Path) -> Path:
-    """System cost against hand-off count per run, one colour per solver (Figure 6)."""
+    """System cost against hand-off count per run, one colour per solver label
+    (Figure 6)."""
     plt = _pyplot()
     part = frame[(frame.n_eds == n_eds) & frame.status.isin(OK_STATUSES)]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for solver, group in part.groupby("solver"):
-        ax.scatter(group.collaborations, group.system_cost, label=solver, alpha=0.7)
+    for label, group in part.groupby("label"):
+        ax.scatter(group.collaborations, group.system_cost, label=label, alpha=0.7)
     ax.set(xlabel="collaborations (hand-offs)", ylabel="system cost",
            title=f"system cost vs hand-offs, N = {n_eds}")
     ax.grid(alpha=0.3)

@@ -14,13 +14,13 @@ import os
 import re
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dcibench.evaluator import evaluate
 from dcibench.io import FormatError, instance_hash, load_instance
-from dcibench.registry import make_solver, solver_class
+from dcibench.registry import solver_class
 from dcibench.types import Instance
 
 INSTANCE_SUFFIXES = (".json", ".json.gz")
@@ -37,7 +37,12 @@ class RunRecord:
     (the harness stopped a run past its time limit): metrics are None. Times in seconds.
     ``solver_objective`` and ``solver_bound`` are what the solver claimed (hints, never
     results); ``online`` tells an online policy from an offline solver; ``instance_set``
-    is the folder the instance file lies in.
+    is the folder the instance file lies in. ``options`` are the keyword arguments the
+    solver was built with (JSON values; files written before options existed lack the
+    field and mean ``{}``); ``solver_version`` is the built solver's ``version`` after the
+    run (a learned solver's: the hash of the checkpoint it loaded), or, for a run whose
+    solver was never built or whose process was lost, what
+    :meth:`solvers.base.Solver.version_for` said.
     """
 
     instance: str
@@ -49,6 +54,7 @@ class RunRecord:
     solver_version: str
     seed: int
     status: str
+    options: dict[str, Any] = field(default_factory=dict)
     objective: float | None = None
     system_cost: float | None = None
     energy_j: float | None = None
@@ -92,28 +98,34 @@ def _natural_key(path: Path) -> list[Any]:
 def run_one(solver_name: str, instance: Instance | Path, seed: int = 0,
             time_limit_s: float | None = None, options: dict[str, Any] | None = None
             ) -> RunRecord:
-    """Run one solver on one instance (object or file) and evaluate the schedule."""
+    """Run one solver, built with ``options``, on one instance (object or file) and
+    evaluate the schedule."""
     cls = solver_class(solver_name)
+    options = dict(options or {})
     path = "" if isinstance(instance, Instance) else str(instance)
-    base = dict(solver=solver_name, solver_version=str(getattr(cls, "version", "")), seed=seed,
-                instance_path=path, online=bool(getattr(cls, "online", True)),
+    base = dict(solver=solver_name, seed=seed, options=options, instance_path=path,
+                online=bool(getattr(cls, "online", True)),
                 instance_set=Path(path).parent.name if path else "")
     try:
         inst = instance if isinstance(instance, Instance) else load_instance(instance)
     except FormatError as exc:
         return RunRecord(instance=Path(path).name, instance_hash="", n_eds=None, n_tasks=None,
+                         solver_version=expected_version(solver_name, options, path),
                          status="error", error=str(exc), **base)
     ident = dict(instance=inst.name, instance_hash=instance_hash(inst), n_eds=inst.n_eds,
                  n_tasks=inst.n_tasks, **base)
     start = time.perf_counter()
     try:
-        result = make_solver(solver_name, **(options or {})).solve(
-            inst, seed=seed, time_limit_s=time_limit_s)
-    except Exception as exc:  # a crashing solver is recorded, never fatal
-        last = traceback.extract_tb(exc.__traceback__)[-1]
+        solver = cls(**options)
+    except Exception as exc:  # a solver that cannot be built (a missing checkpoint) is recorded
         return RunRecord(status="error", wall_time_s=time.perf_counter() - start,
-                         error=f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:"
-                               f"{last.lineno})", **ident)
+                         solver_version=expected_version(solver_name, options, path),
+                         error=_describe(exc), **ident)
+    try:
+        result = solver.solve(inst, seed=seed, time_limit_s=time_limit_s)
+    except Exception as exc:  # a crashing solver is recorded, never fatal
+        return RunRecord(status="error", wall_time_s=time.perf_counter() - start,
+                         solver_version=str(solver.version), error=_describe(exc), **ident)
     wall = time.perf_counter() - start
     evaluation = evaluate(inst, result.schedule)
     summary = evaluation.summary()
@@ -123,14 +135,47 @@ def run_one(solver_name: str, instance: Instance | Path, seed: int = 0,
                                        "completion_rate", "failed", "collaborations",
                                        "mean_latency_s", "violations")}
     return RunRecord(status=status, wall_time_s=wall, error=error,
+                     solver_version=str(solver.version),  # after solve, which may load a checkpoint
                      solver_objective=result.info.get("solver_objective"),
                      solver_bound=result.info.get("bound"), **metrics, **ident)  # type: ignore[arg-type]
 
 
-def record_key(record: RunRecord | dict[str, Any]) -> tuple[str, str, int]:
-    """What identifies a run in a results file: (instance path, solver, seed)."""
-    get = record.get if isinstance(record, dict) else lambda k: getattr(record, k)
-    return (str(get("instance_path")), str(get("solver")), int(get("seed")))
+def _describe(exc: Exception) -> str:
+    """An exception as ``Type: message (file:line)`` of the line that raised it."""
+    last = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"
+
+
+def expected_version(solver_name: str, options: dict[str, Any], instance_path: str) -> str:
+    """The version a run will record, known before it: the solver class's
+    :meth:`~solvers.base.Solver.version_for`, or its class ``version`` when that raises
+    (a missing checkpoint: the run itself then fails and is recorded with this version)."""
+    cls = solver_class(solver_name)
+    try:
+        return str(cls.version_for(options, instance_path))
+    except Exception:  # the run reports the failure; its key must still be computable
+        return str(cls.version)
+
+
+RunKey = tuple[str, str, int, str, str]
+"""(instance path, solver, seed, options as canonical JSON, solver version)."""
+
+
+def run_key(instance_path: str, solver: str, seed: int, options: dict[str, Any],
+            solver_version: str) -> RunKey:
+    """What identifies a run, for records and planned runs alike (the one rule
+    ``--resume`` uses): the same instance file, solver, seed, options and version is the
+    same run; another checkpoint (options or version) is another run."""
+    return (str(instance_path), str(solver), int(seed),
+            json.dumps(options, sort_keys=True, separators=(",", ":")), str(solver_version))
+
+
+def record_key(record: RunRecord | dict[str, Any]) -> RunKey:
+    """The :func:`run_key` of a record (an object, or a dict read from a results file;
+    one without ``options``, written before they existed, has none)."""
+    fields = record if isinstance(record, dict) else vars(record)
+    return run_key(fields["instance_path"], fields["solver"], fields["seed"],
+                   fields.get("options", {}), fields["solver_version"])
 
 
 def append_record(path: Path, record: RunRecord) -> None:

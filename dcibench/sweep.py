@@ -5,7 +5,8 @@ interpreter or overruns its time limit is recorded (``error`` / ``killed``) and 
 goes on. The harness kills a run ``grace_s`` seconds after its time limit (the solver
 is told the limit and should stop by itself). Records are appended to the results file
 one whole line at a time as runs finish; ``resume`` skips the runs a results file
-already holds, so a killed sweep restarts where it stopped.
+already holds (same instance file, solver, seed, options and solver version:
+:func:`dcibench.runner.run_key`), so a killed sweep restarts where it stopped.
 
 Backends: ``local`` (default) keeps ``workers`` runs going at once on this machine;
 ``ray`` submits each run as a Ray task (on a local Ray instance, or on an existing cluster
@@ -20,11 +21,12 @@ import multiprocessing.connection
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from dcibench.runner import (RunRecord, append_record, read_records, record_key,
-                             repair_results, run_one)
+from dcibench.runner import (RunKey, RunRecord, append_record, expected_version, read_records,
+                             record_key, repair_results, run_key, run_one)
 
 DEFAULT_GRACE_S = 10.0
 """Seconds a run may overrun its time limit before the harness kills it."""
@@ -32,7 +34,8 @@ DEFAULT_GRACE_S = 10.0
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run to do: a registered solver on an instance file with a seed."""
+    """One run to do: a registered solver, built with ``options``, on an instance file
+    with a seed."""
 
     solver: str
     instance_path: str
@@ -40,15 +43,25 @@ class RunSpec:
     time_limit_s: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
-    def key(self) -> tuple[str, str, int]:
-        return (self.instance_path, self.solver, self.seed)
+    @cached_property
+    def solver_version(self) -> str:
+        """The version the run will record (:func:`dcibench.runner.expected_version`),
+        asked once: a learned solver may hash a checkpoint for it."""
+        return expected_version(self.solver, self.options, self.instance_path)
+
+    def key(self) -> RunKey:
+        """The key its record will have (:func:`dcibench.runner.run_key`)."""
+        return run_key(self.instance_path, self.solver, self.seed, self.options,
+                       self.solver_version)
 
 
 def plan(solvers: Iterable[str], instances: Iterable[Path], seeds: Iterable[int],
-         time_limit_s: float | None = None) -> list[RunSpec]:
-    """Every (instance, solver, seed) combination, instance-major."""
+         time_limit_s: float | None = None, options: dict[str, Any] | None = None
+         ) -> list[RunSpec]:
+    """Every (instance, solver, seed) combination, instance-major, each solver built with
+    the same ``options``."""
     seeds, solvers = list(seeds), list(solvers)
-    return [RunSpec(solver, str(path), seed, time_limit_s)
+    return [RunSpec(solver, str(path), seed, time_limit_s, dict(options or {}))
             for path in instances for solver in solvers for seed in seeds]
 
 
@@ -58,9 +71,9 @@ def _failed_record(spec: RunSpec, status: str, error: str, wall: float) -> RunRe
     cls = solver_class(spec.solver)
     return RunRecord(instance=Path(spec.instance_path).name.split(".json")[0],
                      instance_path=spec.instance_path, instance_hash="", n_eds=None,
-                     n_tasks=None, solver=spec.solver,
-                     solver_version=str(getattr(cls, "version", "")), seed=spec.seed,
-                     status=status, wall_time_s=wall, online=bool(getattr(cls, "online", True)),
+                     n_tasks=None, solver=spec.solver, solver_version=spec.solver_version,
+                     seed=spec.seed, options=spec.options, status=status, wall_time_s=wall,
+                     online=bool(getattr(cls, "online", True)),
                      instance_set=Path(spec.instance_path).parent.name, error=error)
 
 

@@ -37,11 +37,28 @@ class SolveResult:
 
 
 class Solver(ABC):
-    """Base of every registered solver."""
+    """Base of every registered solver.
+
+    Its options are the keyword parameters of ``__init__``. A run records the built
+    solver's ``version`` attribute as it is after :meth:`solve`; an instance may set its
+    own (a learned solver: the content hash of the checkpoint it loaded).
+    """
 
     name: str = ""
     version: str = "1"
     online: bool = True
+
+    @classmethod
+    def version_for(cls, options: dict[str, Any], instance_path: str) -> str:
+        """The version a run with these options on this instance will record, known
+        before the run (e.g. a checkpoint's content hash); default: the class's
+        ``version``.
+
+        ``--resume`` identifies runs by it, so it must equal the ``version`` of
+        ``cls(**options)`` after a run on that instance, or such runs are redone on every
+        resume.
+        """
+        return cls.version
 
     @abstractmethod
     def solve(self, instance: Instance, *, seed: int = 0,
