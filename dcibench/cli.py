@@ -1,5 +1,5 @@
-"""Command line: ``python -m dcibench {generate,evaluate,run,sweep,report,quality,reference,
-solvers,make-set,bench}``."""
+"""Command line: ``python -m dcibench {generate,evaluate,run,sweep,train,report,quality,
+reference,solvers,make-set,bench}``."""
 
 from __future__ import annotations
 
@@ -24,18 +24,25 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _assignments(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` items (``-`` in a key read as ``_``, values JSON when they parse);
+    exits with a one-line message naming ``flag`` for a malformed item."""
+    values: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"{flag} expects KEY=VALUE, got {item!r}")
+        values[key.replace("-", "_")] = _parse_value(value)
+    return values
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     import dataclasses
 
     from dcibench.generator import GeneratorParams, generate
     from dcibench.io import save_instance
 
-    overrides: dict[str, Any] = {}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key.replace("-", "_")] = _parse_value(value)
+    overrides = _assignments(args.set, "--set")
     if args.n_tasks is not None:
         overrides["n_tasks"] = args.n_tasks
     if args.fading:
@@ -178,6 +185,48 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     return _do_sweep(args, args.solvers, "sweep")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a learned solver on an instance family; write its checkpoint and log."""
+    import dataclasses
+
+    from dcibench.registry import UnknownSolverError, trainer_module
+
+    try:
+        module = trainer_module(args.solver)
+    except UnknownSolverError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from solvers.rl.family import InstanceFamily
+
+    settings = _assignments(args.config, "--config")
+    settings["seed"] = args.seed
+    if args.decisions is not None:
+        settings["total_decisions"] = args.decisions
+    known = {f.name for f in dataclasses.fields(module.Config)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        print(f"error: unknown --config key(s) {unknown} for {args.solver}; known: "
+              f"{', '.join(sorted(known))}", file=sys.stderr)
+        return 2
+    try:
+        config = module.Config(**settings)
+        family = InstanceFamily.preset(args.family, tuple(args.n_eds), tuple(args.n_tasks or ()),
+                                       **_assignments(args.set, "--set"))
+    except (TypeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else (
+        DEFAULT_RESULTS / "train" / f"{args.solver}-{args.family}-s{args.seed}")
+    try:
+        path = module.train(config, family, out, resume=args.resume, progress=not args.quiet,
+                            device=args.device)
+    except (FileExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"checkpoint: {path}")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -340,6 +389,25 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--solvers", nargs="+", default=["lc", "ec", "random", "greedy", "rollout"])
     _add_run_options(w)
     w.set_defaults(func=cmd_sweep)
+
+    t = sub.add_parser("train", help="train a learned solver on an instance family")
+    t.add_argument("--solver", required=True, help="ddqn")
+    t.add_argument("--family", default="paper", help="paper (the paper's defaults) or small "
+                   "(arrivals in 4 slots, 20 levels)")
+    t.add_argument("--n-eds", type=int, nargs="+", default=[10], help="sizes N, in turn")
+    t.add_argument("--n-tasks", type=int, nargs="*", help="exact task counts, in turn "
+                   "(default: Poisson arrivals)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a generator parameter of the family (JSON values)")
+    t.add_argument("--decisions", type=int, default=None, help="budget: environment decisions")
+    t.add_argument("--seed", type=int, default=0, help="training seed")
+    t.add_argument("--config", action="append", metavar="KEY=VALUE",
+                   help="an algorithm setting, e.g. --config learning_rate=1e-4")
+    t.add_argument("--out", default=None, help="output folder (default results/train/...)")
+    t.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    t.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
 
     p = sub.add_parser("report", help="leaderboard (markdown) and figures from results files")
     p.add_argument("results", nargs="+", help="results files (.jsonl)")

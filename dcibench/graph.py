@@ -246,15 +246,32 @@ def _assignment_edges(sim: OnlineSimulator, tasks: np.ndarray) -> tuple[np.ndarr
 
 
 def to_pyg(graph: GraphInstance) -> Data:
-    """A ``torch_geometric.data.Data`` with ``x`` (num_nodes, F) float32, ``edge_index``
-    (2, E) int64 and ``edge_attr`` (E, 4) float32, converted from ``graph`` as is.
-    ``x`` and ``edge_attr`` share memory with the graph's arrays."""
+    """A ``torch_geometric.data.Data`` converted from ``graph`` as is, with the fields a
+    network needs named, so that none slices feature columns by position:
+
+    * ``x`` (num_nodes, F) float32: node features (:class:`GraphLayout` columns);
+    * ``edge_index`` (2, E) int64 ``[source row, target row]``; ``edge_attr`` (E, 4) float32;
+    * ``edge_weight`` (E,) float32: the ``WEIGHT`` column; ``edge_type`` (E,) int64: ``LINK``,
+      ``ORDER`` or ``ASSIGN``;
+    * ``compute_index`` (N1,) int64: rows of the compute nodes (row n is node n);
+    * ``task_index`` (L,) int64: rows of the decided task's layers 1..L in layer order, (0,)
+      when no decision is due.
+
+    ``x`` and ``edge_attr`` share memory with the graph's arrays. The two ``*_index``
+    fields hold rows, so ``Batch.from_data_list`` offsets them like ``edge_index``.
+    """
     import torch
     from torch_geometric.data import Data
 
     links = np.zeros((0, 2), dtype=np.int64) if graph.edge_links is None else graph.edge_links
     feats = (np.zeros((0, GraphLayout.N_EDGE_FEATURES), dtype=np.float32)
              if graph.edges is None else np.asarray(graph.edges, dtype=np.float32))
+    edge_type = np.argmax(feats[:, :GraphLayout.WEIGHT], axis=1).astype(np.int64)
     return Data(x=torch.from_numpy(np.asarray(graph.nodes, dtype=np.float32)),
                 edge_index=torch.from_numpy(np.ascontiguousarray(links.T, dtype=np.int64)),
-                edge_attr=torch.from_numpy(feats))
+                edge_attr=torch.from_numpy(feats),
+                edge_weight=torch.from_numpy(np.ascontiguousarray(feats[:, GraphLayout.WEIGHT])),
+                edge_type=torch.from_numpy(edge_type),
+                compute_index=torch.from_numpy(GraphLayout.compute_rows(graph).astype(np.int64)),
+                task_index=torch.from_numpy(
+                    GraphLayout.current_task_rows(graph).astype(np.int64)))

@@ -17,8 +17,16 @@ SOLVERS: dict[str, str] = {
     "bound": "solvers.exact.decomposed:DecomposedBound",
     "relax": "solvers.exact.relaxation:RelaxationBound",
     "relax-lp": "solvers.exact.relaxation:LpRelaxationBound",
+    "ddqn": "solvers.rl.policy:DDQNPolicy",
 }
 """Lowercase solver name -> ``"module:Class"`` of a :class:`solvers.base.Solver`."""
+
+TRAINERS: dict[str, str] = {
+    "ddqn": "solvers.rl.ddqn",
+}
+"""Learned solver name -> the module that trains it: it defines ``Config`` (a frozen
+dataclass with ``seed`` and ``total_decisions``) and ``train(config, family, out, *,
+resume, progress, device)``, which returns the checkpoint path."""
 
 
 class UnknownSolverError(KeyError):
@@ -40,6 +48,15 @@ def solver_class(name: str) -> type:
                                  f"{', '.join(solver_names())}")
     module, _, cls = SOLVERS[key].partition(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def trainer_module(name: str) -> Any:
+    """The training module of the learned solver ``name`` (imported now)."""
+    key = name.lower()
+    if key not in TRAINERS:
+        raise UnknownSolverError(f"solver {name!r} is not trained; trainable solvers: "
+                                 f"{', '.join(sorted(TRAINERS))}")
+    return importlib.import_module(TRAINERS[key])
 
 
 def make_solver(name: str, **options: Any) -> Any:

@@ -1,0 +1,175 @@
+"""What every learned method does with the shared Q-network: act (greedy or at random
+among valid actions), value a replay batch, and save or load a policy checkpoint.
+
+Masks: the greedy action is the best *valid* pair, then its best *valid* cell
+(:mod:`solvers.rl.network`); random exploration draws from
+:meth:`~dcibench.simulator.HopOptions.sample`, which only returns valid choices; a
+bootstrap target maximises over the next state's valid pairs only (those are the only
+pairs a :class:`~solvers.rl.state.DecisionState` holds).
+
+Batch normalisation: the network learns in train mode (batch statistics of the replay
+batch); it acts, and computes bootstrap targets, in eval mode (running statistics), so
+that one decision's action never depends on the other graphs of a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dcibench.simulator import Choice, HopOptions
+from solvers.rl.network import NetworkConfig, QNetwork, segment_max
+from solvers.rl.replay import Transition
+from solvers.rl.state import DecisionState, choice_of, collate, pair_cell
+
+POLICY_FORMAT = "dcibench-policy"
+POLICY_VERSION = 1
+
+
+class PolicyFileError(ValueError):
+    """A policy checkpoint that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action on a :class:`DecisionState`: pair index, subcarrier, level index, the
+    pair's valid cells (bool (S, levels)) and the :class:`Choice` it stands for."""
+
+    pair: int
+    subcarrier: int
+    level_index: int
+    cell: np.ndarray
+    choice: Choice
+
+
+def greedy_action(net: QNetwork, state: DecisionState, options: HopOptions,
+                  device: torch.device | str = "cpu") -> Action:
+    """The network's best valid action (eval mode, no gradient)."""
+    net.eval()
+    with torch.no_grad():
+        out = net(collate([state], device))
+        pair = int(torch.argmax(out.q))
+        j, m = (int(v) for v in state.pairs[pair])
+        cell = pair_cell(options, j, m)
+        advantages = net.cell_advantages(out.hidden[pair:pair + 1], state.levels)[0]
+        s, v = net.best_cell(advantages.cpu(), torch.from_numpy(cell))
+    return Action(pair, s, v, cell, choice_of(options, (j, m), s, v))
+
+
+def random_action(state: DecisionState, options: HopOptions,
+                  rng: np.random.Generator) -> Action:
+    """A random valid action (:meth:`HopOptions.sample`, canonical)."""
+    choice = options.canonical(options.sample(rng))
+    j, m = choice.last_layer, choice.next_node
+    matches = torch.nonzero((state.pairs[:, 0] == j) & (state.pairs[:, 1] == m))
+    return Action(int(matches[0, 0]), choice.subcarrier, choice.level - 1,
+                  pair_cell(options, j, m), choice)
+
+
+def transition(state: DecisionState, action: Action, reward: float,
+               next_state: DecisionState | None) -> Transition:
+    bits, shape = Transition.pack(action.cell)
+    return Transition(state, action.pair, action.subcarrier, action.level_index, bits, shape,
+                      reward, next_state)
+
+
+def taken_q(net: QNetwork, batch: list[Transition], device: torch.device | str = "cpu"
+            ) -> torch.Tensor:
+    """(B,) ``Q(s, a)`` of each transition's state and action, with gradient, in the
+    network's current mode. All transitions must share one number of levels."""
+    levels = {t.state.levels for t in batch}
+    if len(levels) != 1:
+        raise ValueError(f"a replay batch mixes numbers of levels {sorted(levels)}")
+    graphs = collate([t.state for t in batch], device)
+    out = net(graphs)
+    rows = graphs.pair_offset + torch.tensor([t.pair for t in batch], device=graphs.x.device)
+    advantages = net.cell_advantages(out.hidden[rows], levels.pop())
+    cells = torch.stack([t.cell() for t in batch]).to(graphs.x.device)
+    return net.cell_q(out.q[rows], advantages, cells,
+                      torch.tensor([t.subcarrier for t in batch], device=graphs.x.device),
+                      torch.tensor([t.level_index for t in batch], device=graphs.x.device))
+
+
+def state_values(evaluator: QNetwork, states: list[DecisionState],
+                 selector: QNetwork | None = None, device: torch.device | str = "cpu"
+                 ) -> torch.Tensor:
+    """(B,) bootstrap values of ``states`` (eval mode, no gradient): the ``evaluator``'s
+    value of the pair the ``selector`` ranks best (double Q-learning), or the
+    ``evaluator``'s own best pair without a selector. Only valid pairs are considered.
+    Inside a pair, the evaluator's best valid cell is worth exactly its pair value."""
+    if not states:
+        return torch.zeros(0, device=device)
+    graphs = collate(states, device)
+    with torch.no_grad():
+        evaluator.eval()
+        q_eval = evaluator(graphs).q
+        if selector is None:
+            return segment_max(q_eval, graphs.pair_graph, graphs.n_graphs)[0]
+        selector.eval()
+        _, best = segment_max(selector(graphs).q, graphs.pair_graph, graphs.n_graphs)
+        return q_eval[best]
+
+
+def td_targets(batch: list[Transition], evaluator: QNetwork, selector: QNetwork | None,
+               gamma: float, reward_scale: float, device: torch.device | str = "cpu"
+               ) -> torch.Tensor:
+    """(B,) ``reward_scale * r + gamma * V(s')``, with ``V = 0`` after the last decision."""
+    live = [i for i, t in enumerate(batch) if t.next_state is not None]
+    values = torch.zeros(len(batch), device=device)
+    values[live] = state_values(evaluator, [batch[i].next_state for i in live],  # type: ignore[misc]
+                                selector, device)
+    rewards = torch.tensor([t.reward for t in batch], dtype=torch.float32, device=device)
+    return reward_scale * rewards + gamma * values
+
+
+# -- policy checkpoints ------------------------------------------------------------------
+def content_hash(path: Path | str) -> str:
+    """The first 16 hex digits of the SHA-256 of a file: a checkpoint's identity."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def save_policy(path: Path, net: QNetwork, meta: dict[str, Any]) -> str:
+    """Write a policy checkpoint (the network's weights and running statistics, its
+    config, and ``meta``: solver, algorithm config, family, budget, seed, log), atomically
+    (a temporary file renamed over the target). Returns its content hash."""
+    payload = {"format": POLICY_FORMAT, "version": POLICY_VERSION,
+               "network_config": net.config.to_dict(),
+               "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+               "meta": meta}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return content_hash(path)
+
+
+def load_policy(path: Path | str, device: torch.device | str = "cpu"
+                ) -> tuple[QNetwork, dict[str, Any], str]:
+    """``(network in eval mode, meta, content hash)`` of a policy checkpoint. Raises
+    :class:`PolicyFileError` naming the file for a missing or malformed one."""
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyFileError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a damaged file
+        raise PolicyFileError(f"{path}: not a readable checkpoint ({type(exc).__name__})") \
+            from None
+    if not isinstance(payload, dict) or payload.get("format") != POLICY_FORMAT:
+        raise PolicyFileError(f"{path}: not a {POLICY_FORMAT} checkpoint")
+    if payload.get("version") != POLICY_VERSION:
+        raise PolicyFileError(f"{path}: checkpoint version {payload.get('version')!r}, "
+                              f"this dcibench reads version {POLICY_VERSION}")
+    try:
+        net = QNetwork(NetworkConfig.from_dict(payload["network_config"]))
+        net.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise PolicyFileError(f"{path}: network does not match its config ({exc})") from None
+    net.to(device).eval()
+    return net, dict(payload.get("meta", {})), content_hash(path)

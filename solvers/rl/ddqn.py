@@ -1,0 +1,195 @@
+"""DDQN on the shared GCN Q-network: double Q-learning with a target network, uniform
+replay and an epsilon-greedy schedule (van Hasselt et al., 2016; the paper's DDQN
+baseline, Section 5.2.1). Reads top to bottom: the config, the learner, the loop.
+
+Choices where the paper is silent, after CleanRL's ``dqn.py`` unless said otherwise:
+
+* Double Q-learning at the pair level: the online network picks the next state's best
+  valid pair, the target network values it (its value of a pair is its best valid cell,
+  exactly, see :mod:`solvers.rl.network`).
+* Huber loss (the paper's Eq. 18 is MSE, available as ``loss="mse"``), Adam, gradient
+  norm clipped at 10, hard target updates every ``target_update_every`` gradient updates.
+* Rewards scaled by ``reward_scale`` (default 1 / the paper's penalty 20, so a failed
+  task is -1), gamma 0.99.
+* ``failure_charge``: when the penalty of a failed task is charged (see
+  :class:`dcibench.simulator.OnlineSimulator`); the return equals minus the objective
+  either way.
+
+:class:`DQNLearner` is the RL agent D2QN and CERL share: only how they explore (D2QN) or
+what surrounds the agent (CERL) differs.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dcibench.simulator import HopOptions
+from solvers.rl.agent import Action, greedy_action, random_action, taken_q, td_targets
+from solvers.rl.family import InstanceFamily
+from solvers.rl.network import NetworkConfig, QNetwork
+from solvers.rl.replay import ReplayBuffer, Transition
+from solvers.rl.state import DecisionState
+from solvers.rl.training import TrainingSession, run_episode, seeded
+
+
+@dataclass(frozen=True)
+class DDQNConfig:
+    """DDQN's settings; every field is recorded with the checkpoint it produces."""
+
+    seed: int = 0
+    """Seeds torch, the exploration and replay draws, and the training instances."""
+    total_decisions: int = 20_000
+    """Budget: environment decisions (training stops at the first episode end past it)."""
+    learning_rate: float = 2.5e-4
+    """Adam's step size (CleanRL's DQN default)."""
+    buffer_size: int = 20_000
+    """Replay capacity in transitions."""
+    gamma: float = 0.99
+    """Discount per decision."""
+    target_update_every: int = 250
+    """Gradient updates between hard copies of the online network into the target."""
+    batch_size: int = 32
+    """Transitions per gradient update."""
+    start_epsilon: float = 1.0
+    """Exploration probability at the start."""
+    end_epsilon: float = 0.05
+    """Exploration probability after the decay."""
+    exploration_fraction: float = 0.5
+    """Share of the decision budget over which epsilon decays linearly."""
+    learning_starts: int = 1_000
+    """Decisions collected before the first gradient update."""
+    train_every: int = 4
+    """Decisions between gradient updates."""
+    loss: str = "huber"
+    """``huber`` (smooth L1) or ``mse`` (the paper's Eq. 18)."""
+    reward_scale: float = 0.05
+    """Rewards are multiplied by this in the TD target (1 / penalty 20)."""
+    max_grad_norm: float = 10.0
+    """Gradient norm clip."""
+    failure_charge: str = "certain"
+    """When a failure's penalty is charged: ``deadline`` or ``certain`` (the decision that
+    made it certain; see ``OnlineSimulator``)."""
+    save_every_episodes: int = 10
+    """Episodes between saves of the resumable training state."""
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    """The Q-network's sizes."""
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("huber", "mse"):
+            raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
+        if self.total_decisions < 1 or self.batch_size < 1 or self.train_every < 1:
+            raise ValueError("total_decisions, batch_size and train_every must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["network"] = self.network.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DDQNConfig:
+        values = dict(values)
+        if "network" in values:
+            values["network"] = NetworkConfig.from_dict(values["network"])
+        return cls(**values)
+
+
+Config = DDQNConfig
+"""The config class the ``train`` command builds (:data:`dcibench.registry.TRAINERS`)."""
+
+
+def epsilon_at(config: DDQNConfig, decisions: int) -> float:
+    """Linear decay from ``start_epsilon`` to ``end_epsilon`` over the first
+    ``exploration_fraction`` of the budget."""
+    span = max(1.0, config.exploration_fraction * config.total_decisions)
+    share = min(1.0, decisions / span)
+    return config.start_epsilon + share * (config.end_epsilon - config.start_epsilon)
+
+
+class DQNLearner:
+    """An online and a target Q-network trained by double Q-learning on replay batches."""
+
+    def __init__(self, network: NetworkConfig, learning_rate: float, gamma: float,
+                 reward_scale: float, loss: str, max_grad_norm: float,
+                 device: torch.device | str = "cpu") -> None:
+        self.device = device
+        self.online = QNetwork(network).to(device)
+        self.target = copy.deepcopy(self.online)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=learning_rate)
+        self.gamma, self.reward_scale, self.max_grad_norm = gamma, reward_scale, max_grad_norm
+        self.loss_fn = nn.SmoothL1Loss() if loss == "huber" else nn.MSELoss()
+
+    def update(self, batch: list[Transition]) -> float:
+        """One gradient step on ``batch``; returns the loss."""
+        target = td_targets(batch, self.target, self.online, self.gamma, self.reward_scale,
+                            self.device)
+        self.online.train()
+        loss = self.loss_fn(taken_q(self.online, batch, self.device), target)
+        self.optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.online.parameters(), self.max_grad_norm)
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def sync_target(self) -> None:
+        self.target.load_state_dict(self.online.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"online": self.online.state_dict(), "target": self.target.state_dict(),
+                "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
+          resume: bool = False, progress: bool = True, device: str = "cpu") -> Path:
+    """Train DDQN on instances drawn from ``family``; returns the policy checkpoint.
+    Resumable: ``resume=True`` continues the run saved in ``out``."""
+    session = TrainingSession(out, "ddqn", config.to_dict(), family, config.total_decisions,
+                              resume, progress)
+    rng = seeded(config.seed)
+    learner = DQNLearner(config.network, config.learning_rate, config.gamma,
+                         config.reward_scale, config.loss, config.max_grad_norm, device)
+    replay = ReplayBuffer(config.buffer_size)
+    if session.saved is not None:
+        learner.load_state_dict(session.saved["learner"])
+        replay.load_state_dict(session.saved["replay"])
+        rng.bit_generator.state = session.saved["rng"]
+        torch.set_rng_state(session.saved["torch_rng"])
+    losses: list[float] = []
+
+    def choose(state: DecisionState, options: HopOptions) -> Action:
+        if rng.random() < epsilon_at(config, session.decisions):
+            return random_action(state, options, rng)
+        return greedy_action(learner.online, state, options, device)
+
+    def record(step: Transition) -> None:
+        replay.add(step)
+        session.decisions += 1
+        if (session.decisions >= config.learning_starts
+                and session.decisions % config.train_every == 0):
+            losses.append(learner.update(replay.sample(config.batch_size, rng)))
+            session.updates += 1
+            if session.updates % config.target_update_every == 0:
+                learner.sync_target()
+
+    while not session.done:
+        instance = family.training_instance(config.seed, session.episode)
+        stats = run_episode(instance, choose, config.failure_charge, record)
+        session.log_episode(stats, loss=float(np.mean(losses)) if losses else None,
+                            epsilon=round(epsilon_at(config, session.decisions), 6))
+        losses.clear()
+        if session.episode % config.save_every_episodes == 0 or session.done:
+            session.save_state({"learner": learner.state_dict(), "replay": replay.state_dict(),
+                                "rng": rng.bit_generator.state,
+                                "torch_rng": torch.get_rng_state()})
+    return session.finish(learner.online, config.seed)

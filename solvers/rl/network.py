@@ -1,0 +1,229 @@
+"""The GCN Q-network shared by DDQN, D2QN and CERL (the paper's Section 3.1 and Eq. 16).
+
+**Trunk** (the paper's, Section 5.1): three graph convolutions of widths 64, 128 and 256,
+each followed by ReLU and then batch normalisation, over the observation graph. A
+convolution is Eq. (11), ``H' = D^-1/2 (A + I) D^-1/2 H W + b``, with the graph's edge
+weights as ``A`` and PyG's ``gcn_norm`` (in-degree, self-loops of weight 1). The
+normalised adjacency is built **once per batch** and reused by the three layers (PyG's
+``GCNConv`` would renormalise in every layer); each layer aggregates on its narrower side
+(``(A H) W`` when widening), which is the same product. The third layer is computed only
+on the rows the head reads: the compute nodes and the decided task's layers. That is
+exact for the convolution; its batch normalisation, by definition here, takes its batch
+statistics over those rows (the same rows when acting and learning).
+
+**Head** over the paper's full hop action ``(block end j, level, next node m,
+subcarrier)``, without enumerating the product (up to ~2e5 valid actions at N = 50, but
+at most a few hundred valid ``(j, m)`` pairs). Each valid pair p gets a hidden vector
+``z_p = ReLU(W_b e_j + W_m h_m + W_n h_n + W_g g + W_f f_p + b)`` (``e_j``: the
+embedding of the block's last layer, or a learned "computes nothing" vector; ``h_m``,
+``h_n``: the next and the current node; ``g``: the graph's mean layer-2 embedding and
+mean compute-node embedding; ``f_p``: :data:`solvers.rl.state.PAIR_FEATURES`), the same
+function as one linear layer on their concatenation, computed per row instead of per
+pair. From ``z_p``: a pair score ``q_p`` and, only for pairs that are acted on or
+learned from, a subcarrier advantage ``A_s`` (S) and a level advantage ``A_v`` (over
+:attr:`NetworkConfig.level_bins` shares of peak capacity; level v of an instance with V
+levels reads bin ``ceil(v * bins / V) - 1``, so one network serves 20 or 100 levels).
+
+    Q(s, (p, sc, v)) = q_p + A_s[sc] + A_v[v] - max over the pair's valid cells (A_s + A_v)
+
+So the best valid action of a pair has ``Q = q_p`` exactly, the greedy action is the best
+pair and then its best valid cell (exact, tested against full enumeration), and the
+value of a state, which a bootstrap target needs, is ``max_p q_p`` over its valid pairs
+alone. Independent per-factor branches (BDQ) cannot represent the conditional masks.
+
+With ``dueling`` (D2QN), ``q_p = V(g) + s_p - mean_valid(s)``: a state value plus pair
+advantages centred over the state's valid pairs only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+from dcibench.graph import GraphLayout
+from solvers.rl.state import PAIR_FEATURES, GraphBatch
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Sizes of the Q-network (defaults: the paper's trunk)."""
+
+    widths: tuple[int, ...] = (64, 128, 256)
+    """Output widths of the graph convolutions (the paper: 64, 128, 256)."""
+    head_hidden: int = 256
+    """Width of the pair hidden vector ``z_p``."""
+    n_subcarriers: int = 10
+    """S: subcarrier advantages; the instances must have this many subcarriers."""
+    level_bins: int = 100
+    """Level advantages over this many equal shares of peak capacity (1% steps)."""
+    dueling: bool = False
+    """Dueling head (D2QN): a state value plus valid-centred pair advantages."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> NetworkConfig:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v  # type: ignore[arg-type]
+                      for k, v in values.items()})
+
+
+class GraphConv(nn.Module):
+    """One GCN layer, Eq. (11) before the activation: ``A_hat @ H @ W + b``."""
+
+    def __init__(self, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.lin = nn.Linear(d_in, d_out, bias=False)
+        self.bias = nn.Parameter(torch.zeros(d_out))
+
+    def forward(self, h: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+        """``h`` (V_in, d_in), ``adjacency`` sparse (V_out, V_in) -> (V_out, d_out)."""
+        if self.lin.in_features <= self.lin.out_features:
+            return self.lin(torch.sparse.mm(adjacency, h)) + self.bias
+        return torch.sparse.mm(adjacency, self.lin(h)) + self.bias
+
+
+@dataclass(frozen=True, eq=False)
+class PairValues:
+    """The network's output on a batch: ``q`` (sum P,) pair values, ``hidden``
+    (sum P, head_hidden) pair vectors (for :meth:`QNetwork.cell_advantages`)."""
+
+    q: torch.Tensor
+    hidden: torch.Tensor
+
+
+def normalised_edges(batch: GraphBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(edge_index (2, E'), weight (E',))`` of ``D^-1/2 (A + I) D^-1/2`` (PyG's
+    ``gcn_norm``: self-loops added, in-degree normalisation)."""
+    return gcn_norm(batch.edge_index, batch.edge_weight, num_nodes=batch.x.shape[0])
+
+
+def sparse_adjacency(edges: tuple[torch.Tensor, torch.Tensor], n_nodes: int,
+                     rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Sparse (V_out, n_nodes) adjacency ``[target, source]`` of normalised ``edges``;
+    ``rows`` keeps only those target rows (in that order), else all."""
+    (source, target), weight = edges
+    n_out = n_nodes
+    if rows is not None:
+        position = torch.full((n_nodes,), -1, dtype=torch.long, device=rows.device)
+        position[rows] = torch.arange(rows.shape[0], device=rows.device)
+        keep = position[target] >= 0
+        source, target, weight = source[keep], position[target[keep]], weight[keep]
+        n_out = rows.shape[0]
+    return torch.sparse_coo_tensor(torch.stack([target, source]), weight, (n_out, n_nodes),
+                                   check_invariants=False).coalesce()
+
+
+def segment_max(values: torch.Tensor, segment: torch.Tensor, n_segments: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per segment the maximum of ``values`` (K,) and the index of its first maximiser;
+    ``segment`` (K,) in 0..n_segments-1, every segment non-empty."""
+    best = torch.full((n_segments,), -math.inf, dtype=values.dtype, device=values.device)
+    best = best.scatter_reduce(0, segment, values, "amax")
+    index = torch.arange(values.shape[0], device=values.device)
+    candidate = torch.where(values == best[segment], index, values.shape[0])
+    first = torch.full((n_segments,), values.shape[0], dtype=torch.long, device=values.device)
+    return best, first.scatter_reduce(0, segment, candidate, "amin")
+
+
+def segment_mean(values: torch.Tensor, segment: torch.Tensor, n_segments: int
+                 ) -> torch.Tensor:
+    """Per segment the mean of the rows of ``values`` (K, ...)."""
+    total = torch.zeros((n_segments, *values.shape[1:]), dtype=values.dtype,
+                        device=values.device).index_add_(0, segment, values)
+    count = torch.bincount(segment, minlength=n_segments).clamp(min=1).to(values.dtype)
+    return total / count.reshape(-1, *([1] * (values.dim() - 1)))
+
+
+class QNetwork(nn.Module):
+    """The GCN trunk and the pair head (see the module docstring)."""
+
+    def __init__(self, config: NetworkConfig = NetworkConfig()) -> None:
+        super().__init__()
+        self.config = config
+        widths = (GraphLayout.N_NODE_FEATURES, *config.widths)
+        self.convs = nn.ModuleList(GraphConv(a, b) for a, b in zip(widths, widths[1:]))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])
+        emb, mid, hid = widths[-1], widths[-2], config.head_hidden
+        self.empty_block = nn.Parameter(torch.zeros(emb))
+        self.w_block = nn.Linear(emb, hid, bias=False)
+        self.w_next = nn.Linear(emb, hid, bias=False)
+        self.w_current = nn.Linear(emb, hid, bias=False)
+        self.w_global = nn.Linear(mid + emb, hid, bias=False)
+        self.w_pair = nn.Linear(PAIR_FEATURES, hid)
+        self.score = nn.Linear(hid, 1)
+        self.cell = nn.Linear(hid, config.n_subcarriers + config.level_bins)
+        self.value = (nn.Sequential(nn.Linear(mid + emb, hid), nn.ReLU(), nn.Linear(hid, 1))
+                      if config.dueling else None)
+
+    # -- the trunk and the pair values ---------------------------------------------------
+    def forward(self, batch: GraphBatch) -> PairValues:
+        n_graphs = batch.n_graphs
+        n_compute = batch.compute_index.shape[0]
+        read = torch.cat([batch.compute_index, batch.task_index.reshape(-1)])
+        edges = normalised_edges(batch)
+        full = sparse_adjacency(edges, batch.x.shape[0])
+        h = batch.x
+        for conv, norm in zip(self.convs[:-1], self.norms[:-1]):
+            h = norm(torch.relu(conv(h, full)))
+        pooled_mid = segment_mean(h, batch.graph_of_node, n_graphs)
+        h = self.norms[-1](torch.relu(self.convs[-1](h, sparse_adjacency(edges, h.shape[0], read))))
+        h_compute, h_task = h[:n_compute], h[n_compute:]
+        pooled = torch.cat([pooled_mid, segment_mean(h_compute, batch.graph_of_compute,
+                                                     n_graphs)], dim=1)
+
+        # rows of h_compute: the compute rows of all graphs in order, row r of graph b at
+        # compute position r - (graph b's node offset) + (graph b's compute offset)
+        position = torch.full((batch.x.shape[0],), -1, dtype=torch.long, device=h.device)
+        position[batch.compute_index] = torch.arange(n_compute, device=h.device)
+        n_layers = batch.task_index.shape[1]
+        blocks = self.w_block(torch.cat([h_task, self.empty_block[None, :]]))
+        computes = batch.pair_block >= batch.pair_next_layer
+        block_row = torch.where(computes, batch.pair_graph * n_layers + batch.pair_block - 1,
+                                h_task.shape[0])
+        current = self.w_current(h_compute[position[batch.node_row]])
+        z = (blocks[block_row] + self.w_next(h_compute[position[batch.pair_node_row]])
+             + (current + self.w_global(pooled))[batch.pair_graph]
+             + self.w_pair(batch.pair_features))
+        hidden = torch.relu(z)
+        score = self.score(hidden).squeeze(1)
+        if self.value is None:
+            return PairValues(score, hidden)
+        centred = score - segment_mean(score, batch.pair_graph, n_graphs)[batch.pair_graph]
+        return PairValues(self.value(pooled).squeeze(1)[batch.pair_graph] + centred, hidden)
+
+    # -- the cells -----------------------------------------------------------------------
+    def level_bin_index(self, levels: int) -> torch.Tensor:
+        """Int64 (levels,): the bin each level 1..levels reads."""
+        bins = self.config.level_bins
+        v = torch.arange(1, levels + 1, dtype=torch.float64)
+        return (torch.ceil(v * bins / levels - 1e-9) - 1).long()
+
+    def cell_advantages(self, hidden: torch.Tensor, levels: int) -> torch.Tensor:
+        """(K, S, levels): ``A_s[sc] + A_v[v]`` for the pairs with hidden rows ``hidden``
+        (K, head_hidden)."""
+        out = self.cell(hidden)
+        n_sub = self.config.n_subcarriers
+        a_level = out[:, n_sub:][:, self.level_bin_index(levels).to(out.device)]
+        return out[:, :n_sub, None] + a_level[:, None, :]
+
+    @staticmethod
+    def cell_q(pair_q: torch.Tensor, advantages: torch.Tensor, cells: torch.Tensor,
+               subcarrier: torch.Tensor, level_index: torch.Tensor) -> torch.Tensor:
+        """(K,) Q of the actions ``(pair, subcarrier, level_index)``: ``pair_q`` (K,),
+        ``advantages`` (K, S, V) from :meth:`cell_advantages`, ``cells`` (K, S, V) bool
+        valid cells of each pair (each with at least one valid cell)."""
+        best = advantages.masked_fill(~cells, -math.inf).flatten(1).amax(dim=1)
+        rows = torch.arange(pair_q.shape[0], device=pair_q.device)
+        return pair_q + advantages[rows, subcarrier, level_index] - best
+
+    @staticmethod
+    def best_cell(advantages: torch.Tensor, cell: torch.Tensor) -> tuple[int, int]:
+        """(subcarrier, level index) of the best valid cell: ``advantages`` (S, V),
+        ``cell`` (S, V) bool; ties go to the lowest flat index."""
+        flat = int(torch.argmax(advantages.masked_fill(~cell, -math.inf)))
+        return divmod(flat, cell.shape[1])

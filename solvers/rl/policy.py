@@ -1,0 +1,151 @@
+"""Learned policies as solvers: a trained Q-network acts online, greedily and
+deterministically, through the same simulator as every other online solver, and the
+evaluator scores its schedule.
+
+Which checkpoint: ``checkpoint=PATH`` when given; else the first shipped checkpoint
+(``solvers/rl/checkpoints/<solver>/<label>/policy.pt``) whose training family fits the
+instance (:meth:`solvers.rl.family.InstanceFamily.fits`), then the ones trained earlier
+on demand under ``results/checkpoints/<solver>/``; when none fits, the solver says so on
+standard error and trains one first, with ``train_decisions`` decisions on the family
+the instance's own generator parameters define (never on the instance itself: training
+seeds are disjoint from every shipped set). A run's version is the checkpoint's content
+hash.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dcibench.generator import GeneratorParams
+from dcibench.io import load_instance
+from dcibench.simulator import Choice, HopOptions, OnlineSimulator
+from dcibench.types import Instance
+from solvers.base import OnlineSolver, SolveResult
+from solvers.rl.agent import content_hash, greedy_action, load_policy
+from solvers.rl.family import InstanceFamily
+from solvers.rl.network import QNetwork
+from solvers.rl.state import encode
+
+SHIPPED_ROOT = Path(__file__).resolve().parent / "checkpoints"
+"""Checkpoints shipped with dcibench, one folder per solver and family."""
+
+ON_DEMAND_ROOT = Path("results") / "checkpoints"
+"""Where checkpoints trained on demand go (relative to the working directory)."""
+
+UNTRAINED = "untrained"
+"""The version recorded when no checkpoint fits yet (one is trained during the run)."""
+
+
+def checkpoint_folders(solver: str) -> list[Path]:
+    """Folders holding a ``config.json`` and ``policy.pt`` for ``solver``: shipped ones
+    first, then those trained on demand, each in name order."""
+    found = []
+    for root in (SHIPPED_ROOT, ON_DEMAND_ROOT):
+        base = root / solver
+        if base.is_dir():
+            found += sorted(p for p in base.iterdir()
+                            if (p / "config.json").is_file() and (p / "policy.pt").is_file())
+    return found
+
+
+def fitting_checkpoint(solver: str, instance: Instance) -> Path | None:
+    """The first checkpoint of ``solver`` whose family fits ``instance``, or None."""
+    for folder in checkpoint_folders(solver):
+        family = InstanceFamily.from_dict(json.loads((folder / "config.json").read_text())["family"])
+        if family.fits(instance):
+            return folder / "policy.pt"
+    return None
+
+
+def instance_family(instance: Instance) -> InstanceFamily:
+    """The family of ``instance``'s own generator parameters at its N (raises ValueError
+    for an instance without recorded generator parameters)."""
+    recorded = dict(instance.generator.get("params", {}))
+    if not recorded:
+        raise ValueError(f"{instance.name}: no generator parameters recorded, so no family "
+                         "to train on; give --option checkpoint=PATH")
+    defaults = GeneratorParams().to_dict()
+    given = GeneratorParams.from_dict(recorded).to_dict()
+    overrides = {k: v for k, v in given.items()
+                 if k not in ("seed", "n_eds", "n_tasks") and v != defaults[k]}
+    n_tasks = () if given["n_tasks"] is None else (int(given["n_tasks"]),)
+    return InstanceFamily(name="auto", n_eds=(instance.n_eds,), overrides=overrides,
+                          n_tasks=n_tasks)
+
+
+class LearnedPolicy(OnlineSolver):
+    """A Q-network policy trained by :attr:`algorithm` (see the module docstring).
+
+    Args:
+        checkpoint: a policy file; None: the fitting shipped (or on-demand) one.
+        device: torch device to act on (default CPU).
+        train_decisions: budget of a policy trained on demand when none fits.
+    """
+
+    algorithm = ""
+    """Name of the training module in :mod:`solvers.rl` (``ddqn``, ``d2qn``, ``cerl``)."""
+
+    def __init__(self, checkpoint: str | None = None, device: str = "cpu",
+                 train_decisions: int = 5_000) -> None:
+        self.checkpoint = checkpoint
+        self.device = device
+        self.train_decisions = int(train_decisions)
+        self._loaded: dict[Path, tuple[QNetwork, str]] = {}
+        if checkpoint is not None:
+            self.version = content_hash(checkpoint) if Path(checkpoint).is_file() else "missing"
+
+    @classmethod
+    def version_for(cls, options: dict[str, Any], instance_path: str) -> str:
+        """The checkpoint's content hash (:data:`UNTRAINED` when none fits yet)."""
+        if options.get("checkpoint"):
+            return content_hash(options["checkpoint"])
+        found = fitting_checkpoint(cls.name, load_instance(instance_path))
+        return UNTRAINED if found is None else content_hash(found)
+
+    def policy_for(self, instance: Instance) -> Path:
+        """The checkpoint to act with on ``instance``, trained first when none fits."""
+        if self.checkpoint is not None:
+            return Path(self.checkpoint)
+        found = fitting_checkpoint(self.name, instance)
+        if found is not None:
+            return found
+        family = instance_family(instance)
+        label = f"auto-n{instance.n_eds}-{abs(hash(json.dumps(family.to_dict(), sort_keys=True))) % 10**8:08d}"
+        out = ON_DEMAND_ROOT / self.name / label
+        print(f"{self.name}: no checkpoint fits {instance.name}; training one on its "
+              f"generator's family (N = {instance.n_eds}, fresh seeds) for "
+              f"{self.train_decisions} decisions into {out}", file=sys.stderr)
+        module = importlib.import_module(f"solvers.rl.{self.algorithm}")
+        config = module.Config(total_decisions=self.train_decisions)
+        return module.train(config, family, out, resume=True, progress=False)
+
+    def solve(self, instance: Instance, *, seed: int = 0,
+              time_limit_s: float | None = None) -> SolveResult:
+        path = self.policy_for(instance)
+        if path not in self._loaded:
+            net, _, digest = load_policy(path, self.device)
+            if net.config.n_subcarriers != instance.n_subcarriers:
+                raise ValueError(f"{path}: trained for {net.config.n_subcarriers} subcarriers, "
+                                 f"instance {instance.name} has {instance.n_subcarriers}")
+            self._loaded[path] = (net, digest)
+        self._net, self.version = self._loaded[path]
+        result = super().solve(instance, seed=seed, time_limit_s=time_limit_s)
+        return SolveResult(result.schedule, result.status, result.wall_time_s,
+                           {**result.info, "checkpoint": str(path), "version": self.version})
+
+    def choose(self, sim: OnlineSimulator, options: HopOptions,
+               rng: np.random.Generator) -> Choice:
+        with torch.inference_mode():
+            return greedy_action(self._net, encode(sim), options, self.device).choice
+
+
+class DDQNPolicy(LearnedPolicy):
+    name = "ddqn"
+    algorithm = "ddqn"

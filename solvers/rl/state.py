@@ -1,0 +1,175 @@
+"""What a learned policy sees of one decision, and how decisions are batched.
+
+A :class:`DecisionState` is the environment's observation graph (:mod:`dcibench.graph`,
+converted by :func:`dcibench.graph.to_pyg`) plus the decision's valid
+``(block end, next node)`` *pairs*: the pairs for which at least one (subcarrier, level)
+cell is valid. It is all the Q-network needs to score every valid action, and all a
+bootstrap target needs of a next state (the network's value of a state is its best pair
+score, see :mod:`solvers.rl.network`). The (subcarrier, level) *cell* of a pair is asked
+of the :class:`~dcibench.simulator.HopOptions` only for the pair that is acted on, so the
+product of the four factors is never enumerated.
+
+:func:`collate` stacks states into one :class:`GraphBatch` (row offsets applied), the
+unit the network runs on: one state when acting, a replay batch when learning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dcibench.graph import observation_graph, to_pyg
+from dcibench.simulator import Choice, HopOptions, OnlineSimulator
+
+PAIR_FEATURES = 4
+"""Scalars per pair: share of the layers computed in the hop ``(j - i + 1) / L``, whether
+it computes nothing, whether it finishes the task (``j = L``), whether it transfers."""
+
+
+@dataclass(frozen=True, eq=False)
+class DecisionState:
+    """One decision, compactly (torch tensors on the CPU).
+
+    Attributes:
+        x: (V, F) float32 node features; ``V = N1 + T * L`` graph nodes.
+        edge_index: (2, E) int64 ``[source row, target row]``; edge_weight: (E,) float32.
+        compute_index: (N1,) int64 rows of the compute nodes; task_index: (L,) int64 rows
+            of the decided task's layers 1..L.
+        node: the decided task's current node n; next_layer: its next layer i (1..L).
+        pairs: (P, 2) int64 valid ``(block end j, next node m)``, j in ``i-1 .. L``, in
+            block-major order (as :meth:`HopOptions.block_mask` and ``node_mask`` list them).
+        pair_features: (P, :data:`PAIR_FEATURES`) float32.
+        levels: the instance's number of resource levels.
+    """
+
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    edge_weight: torch.Tensor
+    compute_index: torch.Tensor
+    task_index: torch.Tensor
+    node: int
+    next_layer: int
+    pairs: torch.Tensor
+    pair_features: torch.Tensor
+    levels: int
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.pairs.shape[0])
+
+
+def valid_pairs(options: HopOptions) -> np.ndarray:
+    """Int64 (P, 2): the ``(block end, next node)`` pairs with a valid cell, block-major,
+    nodes in increasing id. Never empty: waiting is always valid."""
+    rows = []
+    for j in np.flatnonzero(options.block_mask()):
+        for m in np.flatnonzero(options.node_mask(int(j))):
+            rows.append((int(j), int(m)))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+
+
+def pair_cell(options: HopOptions, last_layer: int, next_node: int) -> np.ndarray:
+    """Bool (S, levels): the valid (subcarrier, level - 1) cells of one pair."""
+    subs = options.subcarrier_mask(last_layer, next_node)
+    cell = np.zeros((subs.shape[0], len(options.level_mask(last_layer, next_node, 0))),
+                    dtype=bool)
+    for s in np.flatnonzero(subs):
+        cell[s] = options.level_mask(last_layer, next_node, int(s))
+    return cell
+
+
+def encode(sim: OnlineSimulator) -> DecisionState:
+    """The :class:`DecisionState` of the simulator's current decision (one must be due)."""
+    options = sim.options()
+    data = to_pyg(observation_graph(sim))
+    n_layers = sim.instance.n_layers
+    pairs = valid_pairs(options)
+    j, m = pairs[:, 0], pairs[:, 1]
+    i, n = options.next_layer, options.node
+    feats = np.stack([(j - i + 1) / n_layers, j == i - 1, j == n_layers, m != n],
+                     axis=1).astype(np.float32)
+    return DecisionState(x=data.x, edge_index=data.edge_index, edge_weight=data.edge_weight,
+                         compute_index=data.compute_index, task_index=data.task_index,
+                         node=n, next_layer=i, pairs=torch.from_numpy(pairs),
+                         pair_features=torch.from_numpy(feats), levels=sim.instance.levels)
+
+
+def choice_of(options: HopOptions, pair: tuple[int, int], subcarrier: int,
+              level_index: int) -> Choice:
+    """The :class:`Choice` of pair ``(j, m)`` and cell ``(subcarrier, level - 1)``."""
+    return Choice(int(pair[0]), level_index + 1, int(pair[1]), int(subcarrier))
+
+
+@dataclass(frozen=True, eq=False)
+class GraphBatch:
+    """B decisions stacked, rows offset per graph (all tensors on one device).
+
+    Attributes:
+        x: (sum V, F); edge_index: (2, sum E); edge_weight: (sum E,).
+        graph_of_node: (sum V,) int64, the graph each row belongs to.
+        compute_index: (sum N1,) rows of compute nodes; graph_of_compute: (sum N1,).
+        task_index: (B, L) rows of each decided task's layers.
+        node_row: (B,) row of each decided task's current node.
+        pair_graph: (sum P,) graph of each pair; pair_block: (sum P,) block end j;
+            pair_next_layer: (sum P,) the decided task's next layer i;
+            pair_node_row: (sum P,) row of the pair's next node; pair_features: (sum P, 4).
+        pair_offset: (B,) index of each graph's first pair.
+        n_graphs: B.
+    """
+
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    edge_weight: torch.Tensor
+    graph_of_node: torch.Tensor
+    compute_index: torch.Tensor
+    graph_of_compute: torch.Tensor
+    task_index: torch.Tensor
+    node_row: torch.Tensor
+    pair_graph: torch.Tensor
+    pair_block: torch.Tensor
+    pair_next_layer: torch.Tensor
+    pair_node_row: torch.Tensor
+    pair_features: torch.Tensor
+    pair_offset: torch.Tensor
+    n_graphs: int
+
+
+def collate(states: list[DecisionState], device: torch.device | str = "cpu") -> GraphBatch:
+    """Stack ``states`` into one :class:`GraphBatch` on ``device``."""
+    n_nodes = torch.tensor([s.x.shape[0] for s in states])
+    n_pairs = torch.tensor([s.n_pairs for s in states])
+    node_offset = torch.cumsum(n_nodes, 0) - n_nodes
+    pair_offset = torch.cumsum(n_pairs, 0) - n_pairs
+    n_edges = torch.tensor([s.edge_index.shape[1] for s in states])
+    n_compute = torch.tensor([s.compute_index.shape[0] for s in states])
+    graphs = torch.arange(len(states))
+    pairs = torch.cat([s.pairs for s in states])
+    pair_graph = torch.repeat_interleave(graphs, n_pairs)
+    pair_node_offset = node_offset[pair_graph]
+    # the compute rows of a graph are 0..N, so node m's row is m + the graph's offset
+    batch = GraphBatch(
+        x=torch.cat([s.x for s in states]),
+        edge_index=torch.cat([s.edge_index for s in states], 1)
+        + torch.repeat_interleave(node_offset, n_edges)[None, :],
+        edge_weight=torch.cat([s.edge_weight for s in states]),
+        graph_of_node=torch.repeat_interleave(graphs, n_nodes),
+        compute_index=torch.cat([s.compute_index for s in states])
+        + torch.repeat_interleave(node_offset, n_compute),
+        graph_of_compute=torch.repeat_interleave(graphs, n_compute),
+        task_index=torch.stack([s.task_index for s in states]) + node_offset[:, None],
+        node_row=torch.tensor([s.node for s in states]) + node_offset,
+        pair_graph=pair_graph,
+        pair_block=pairs[:, 0],
+        pair_next_layer=torch.repeat_interleave(
+            torch.tensor([s.next_layer for s in states]), n_pairs),
+        pair_node_row=pairs[:, 1] + pair_node_offset,
+        pair_features=torch.cat([s.pair_features for s in states]),
+        pair_offset=pair_offset,
+        n_graphs=len(states),
+    )
+    if str(device) == "cpu":
+        return batch
+    return GraphBatch(**{k: (v.to(device) if isinstance(v, torch.Tensor) else v)
+                         for k, v in batch.__dict__.items()})
