@@ -160,6 +160,15 @@ class QNetwork(nn.Module):
         self.value = (nn.Sequential(nn.Linear(mid + emb, hid), nn.ReLU(), nn.Linear(hid, 1))
                       if config.dueling else None)
 
+    def head_modules(self) -> list[nn.Module]:
+        """The head's layers (everything after the trunk's convolutions and norms): what
+        parameter-space noise perturbs."""
+        head: list[nn.Module] = [self.w_block, self.w_next, self.w_current, self.w_global,
+                                 self.w_pair, self.score, self.cell]
+        if self.value is not None:
+            head.append(self.value)
+        return head
+
     # -- the trunk and the pair values ---------------------------------------------------
     def forward(self, batch: GraphBatch) -> PairValues:
         n_graphs = batch.n_graphs

@@ -149,3 +149,13 @@ class LearnedPolicy(OnlineSolver):
 class DDQNPolicy(LearnedPolicy):
     name = "ddqn"
     algorithm = "ddqn"
+
+
+class D2QNPolicy(LearnedPolicy):
+    name = "d2qn"
+    algorithm = "d2qn"
+
+
+class CERLPolicy(LearnedPolicy):
+    name = "cerl"
+    algorithm = "cerl"
