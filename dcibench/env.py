@@ -5,8 +5,11 @@ the ready task at the head of the simulator's queue (``sim.current_task``); the 
 ``(last_layer, level - 1, next_node, subcarrier)`` is the simulator's
 :class:`~dcibench.simulator.Choice` (see :func:`action_to_choice`). The reward is minus
 the cost :meth:`~dcibench.simulator.OnlineSimulator.apply` returns (the hop's cost plus
-the penalties of tasks failed before the next decision), so an episode's return is
-exactly minus the objective :func:`dcibench.evaluator.evaluate` gives its schedule.
+the penalties it charged), so an episode's return is exactly minus the objective
+:func:`dcibench.evaluator.evaluate` gives its schedule. With ``failure_charge="certain"``
+a failed task's penalty lands on the step after which its failure is certain (often its
+own decision to wait too long) rather than on the step that moves time past its deadline
+(``docs/model.md``, section 4); the return is the same.
 
 The observation is the graph of :mod:`dcibench.graph`. ``info`` carries the decision's
 masks: ``"action_mask"``, int8 (L+1,) over block ends, and ``"hop_options"``, the
@@ -29,7 +32,7 @@ from gymnasium.spaces import Graph, GraphInstance, MultiDiscrete
 from dcibench.generator import GeneratorParams, generate
 from dcibench.graph import observation_graph, observation_space
 from dcibench.profiles import named_profile
-from dcibench.simulator import Choice, HopOptions, OnlineSimulator
+from dcibench.simulator import Choice, HopOptions, OnlineSimulator, check_failure_charge
 from dcibench.types import Instance
 
 ENV_ID = "dcibench/P1-v0"
@@ -72,13 +75,20 @@ class DciEnv(gymnasium.Env[GraphInstance, np.ndarray]):
             ``GeneratorParams()``. Give an instance or parameters, not both.
         invalid_action: ``"wait"`` executes the task's wait choice instead and sets
             ``info["invalid_action"]``; ``"raise"`` raises ``ValueError``.
+        failure_charge: passed to :class:`~dcibench.simulator.OnlineSimulator`:
+            ``"deadline"`` (default) charges a failed task's penalty to the step that
+            moves time past its deadline, ``"certain"`` to the step after which its
+            failure is certain.
 
     Spaces: actions ``MultiDiscrete([L+1, levels, N+1, S])``, ``(last_layer, level - 1,
     next_node, subcarrier)``; observations a ``Graph`` (:func:`dcibench.graph.observation_space`).
 
     ``info`` at reset and after every step: ``"action_mask"`` int8 (L+1,) (block ends with
     a valid choice), ``"hop_options"`` (the :class:`HopOptions` of the next decision),
-    ``"task"``, ``"slot"``; after a step also ``"invalid_action"`` (bool). When the episode
+    ``"task"``, ``"slot"``; after a step also ``"invalid_action"`` (bool) and
+    ``"charged_failures"``, the tuple of task ids whose penalties are in the step's cost
+    (under either ``failure_charge``; the first step also carries those charged at
+    reset). When the episode
     terminates no decision is due: the mask is all 0, ``"hop_options"`` None, ``"task"``
     -1, and ``"schedule"`` holds the episode's schedule.
     """
@@ -87,13 +97,14 @@ class DciEnv(gymnasium.Env[GraphInstance, np.ndarray]):
 
     def __init__(self, instance: Instance | None = None,
                  generator_params: GeneratorParams | None = None,
-                 invalid_action: str = "wait") -> None:
+                 invalid_action: str = "wait", failure_charge: str = "deadline") -> None:
         if invalid_action not in INVALID_ACTION_MODES:
             raise ValueError(f"invalid_action must be one of {INVALID_ACTION_MODES}, "
                              f"got {invalid_action!r}")
         if instance is not None and generator_params is not None:
             raise ValueError("give an instance or generator parameters, not both")
         self.invalid_action = invalid_action
+        self.failure_charge = check_failure_charge(failure_charge)
         self._instance = instance
         self._params = generator_params if generator_params is not None else GeneratorParams()
         n_layers, levels, n_nodes, n_sub, max_capacity_hz = self._dimensions()
@@ -121,7 +132,7 @@ class DciEnv(gymnasium.Env[GraphInstance, np.ndarray]):
         if instance is None:
             instance_seed = int(self.np_random.integers(2 ** 32))
             instance = generate(dataclasses.replace(self._params, seed=instance_seed))
-        sim = OnlineSimulator(instance)
+        sim = OnlineSimulator(instance, self.failure_charge)
         if sim.done:
             raise ValueError(f"instance {instance.name!r} has no task to decide")
         self._sim = sim
@@ -130,7 +141,7 @@ class DciEnv(gymnasium.Env[GraphInstance, np.ndarray]):
     def step(self, action: np.ndarray
              ) -> tuple[GraphInstance, SupportsFloat, bool, bool, dict[str, Any]]:
         """Decide the task due with ``action``; the reward is minus the cost incurred
-        (hop cost plus penalties of tasks failed before the next decision)."""
+        (hop cost plus the penalties charged, ``info["charged_failures"]``)."""
         sim = self.simulator
         opts = self.action_masks()
         choice = action_to_choice(action)
@@ -143,6 +154,7 @@ class DciEnv(gymnasium.Env[GraphInstance, np.ndarray]):
         cost = sim.apply(choice)
         info = self._info()
         info["invalid_action"] = invalid
+        info["charged_failures"] = sim.last_charged
         if sim.done:
             info["schedule"] = sim.schedule()
         return observation_graph(sim), -cost, sim.done, False, info

@@ -33,6 +33,12 @@ def dbm_to_watts(dbm: float) -> float:
     return float(10.0 ** ((dbm - 30.0) / 10.0))
 
 
+def rate_of_level(level: np.ndarray, levels: int, capacity_hz: np.ndarray) -> np.ndarray:
+    """Rate in Hz of ``level`` (float, 0..levels) on a node of peak ``capacity_hz``:
+    ``level / levels * capacity_hz``, a share of the peak (the arguments broadcast)."""
+    return level / levels * capacity_hz
+
+
 def held_slots(ids: np.ndarray, start: np.ndarray, length: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """Every (holder, slot) pair of hops that hold a resource from ``start`` for
@@ -116,6 +122,7 @@ class Physics:
         subcarrier_hz: bandwidth of one subcarrier ``B / S``.
         distance_m: shape (H, N1, N1), distances floored at ``min_distance_m``.
         link: shape (H, N1, N1) bool, ``link[t, n, m]``: n can send to m in slot t.
+        can_send: shape (H, N1) bool, ``can_send[t, n]``: n has a link to some node in slot t.
         avail_hz: shape (H, N1), capacity left by background load ``cap * (1 - bg)``.
         level_rate_hz: shape (N1, levels + 1); column l is the rate of level l (column 0 is 0).
         cum_cycles: shape (L + 1,); ``cum_cycles[i]`` = cycles of layers 1..i.
@@ -136,16 +143,17 @@ class Physics:
         link = self.distance_m <= range_m[None]
         link[:, np.arange(n1), np.arange(n1)] = False
         self.link = link
+        self.can_send = link.any(axis=2)
         self.avail_hz = inst.capacity_hz[None, :] * (1.0 - inst.background_load)
         levels = np.arange(inst.levels + 1, dtype=np.float64)
-        self.level_rate_hz = levels[None, :] / inst.levels * inst.capacity_hz[:, None]
+        self.level_rate_hz = rate_of_level(levels[None, :], inst.levels, inst.capacity_hz[:, None])
         self.cum_cycles = np.concatenate([[0.0], np.cumsum(inst.profile.cycles)])
         self._snr_scale = inst.tx_power_w / self.noise_w
         self.radio_is_static = inst.fading is None and bool(np.all(pos == pos[:1]))
         """Links and rates are the same in every slot (static positions, no fading)."""
         self._grids: OrderedDict[tuple[int, int, int], OptionGrid] = OrderedDict()
-        for array in (self.distance_m, self.link, self.avail_hz, self.level_rate_hz,
-                      self.cum_cycles):
+        for array in (self.distance_m, self.link, self.can_send, self.avail_hz,
+                      self.level_rate_hz, self.cum_cycles):
             array.setflags(write=False)
 
     # -- radio ---------------------------------------------------------------------------
@@ -236,6 +244,75 @@ class Physics:
         inst = self.instance
         return (2.0 * inst.omega_e * inst.k0[node] * cycles * rate_hz
                 - inst.omega_d * cycles / rate_hz ** 2)
+
+    def free_rate_hz(self, held_hz: np.ndarray, slots: slice | np.ndarray = slice(None),
+                     nodes: slice | np.ndarray | int = slice(None)) -> np.ndarray:
+        """The largest rate in Hz a new hop may still hold, ``avail * (1 + 1e-9) - held``
+        (negative when the tolerance is used up), for ``held_hz`` of shape (H, N1)
+        indexed by ``[slots, nodes]``. Commitments only add to ``held_hz``, so the free
+        rate of a slot only shrinks as an episode goes on."""
+        return self.avail_hz[slots, nodes] * (1.0 + CAPACITY_REL_TOL) - held_hz[slots, nodes]
+
+    def best_level_rate_hz(self, node: np.ndarray, rate_hz: np.ndarray) -> np.ndarray:
+        """The largest level rate of ``node`` that is at most ``rate_hz`` (compared as the
+        simulator compares them), 0 when not even level 1 is; the arguments broadcast."""
+        levels, cap = self.instance.levels, self.instance.capacity_hz[node]
+        level = np.clip(np.floor(rate_hz / cap * levels), 0.0, levels)
+        # the division may round across a level: one step down, then one up, corrects it
+        level -= (rate_of_level(level, levels, cap) > rate_hz) & (level > 0.0)
+        up = np.minimum(level + 1.0, levels)
+        level = np.where(rate_of_level(up, levels, cap) <= rate_hz, up, level)
+        rate = rate_of_level(level, levels, cap)
+        return np.where(rate <= rate_hz, rate, 0.0)
+
+    def completion_slots_bound(self, held_hz: np.ndarray, ready_slot: np.ndarray,
+                               node: np.ndarray, next_layer: np.ndarray,
+                               deadline: np.ndarray) -> np.ndarray:
+        """A lower bound on the slots a task still needs to complete, under any
+        continuation, given the calendar ``held_hz`` (H, N1) committed so far.
+
+        The tasks are given by int arrays of shape (Q,): the slot ``r`` they are (or will
+        be) ready in (for a busy task, the slot its hop ends), the node ``n`` holding
+        their data (then), their next layer ``i`` and their deadline slot ``d``. Returns
+        float (Q,), ``inf`` where no continuation completes.
+        ``r + bound > d`` means the task will fail whatever is decided from now on.
+
+        Soundness. Let ``C = C[i] + ... + C[L]`` and ``f[t, m]`` the
+        :meth:`free_rate_hz` now. Free rates only shrink, and a hop computing at rate
+        rho on m holds rho in its first slot, which lies in ``r .. d-1``; so every future
+        hop computes at most at ``max_t f[t, m]`` over that window, and at most at the
+        best level rate of m below it (:meth:`best_level_rate_hz`). A continuation that
+        completes by ``d`` takes at most ``d - r`` hops (each lasts a slot or more), each
+        lasting at least ``(c + tau) / delta - 1e-9`` slots, so it takes at least
+        ``ceil(C / (rho * delta) - (d - r + 1) * 1e-9)`` slots (one extra 1e-9 for
+        rounding) and at least 1:
+
+        * staying on n: ``rho`` the best level rate of n at most ``max_t f[t, n]``;
+          infinite when that is 0;
+        * moving at all: ``rho = max_{t, m} f[t, m]``, and at least 2 slots (a hop that
+          finishes the task may not transfer, so a transfer is followed by another hop);
+          infinite unless n has a link in some slot ``r .. d-2`` (the first transfer
+          leaves n, and it must end a slot before the deadline).
+
+        The bound is the smaller of the two.
+        """
+        inst = self.instance
+        lo, hi = int(ready_slot.min(initial=0)), int(deadline.max(initial=0))
+        slots = np.arange(lo, hi)  # every window lies in lo .. hi-1
+        window = (slots >= ready_slot[:, None]) & (slots < deadline[:, None])  # (Q, H')
+        free = self.free_rate_hz(held_hz, slice(lo, hi))  # (H', N1)
+        own = np.where(window, free[:, node].T, 0.0).max(axis=1, initial=0.0)
+        anywhere = np.where(window, free.max(axis=1), 0.0).max(axis=1, initial=0.0)
+        rate = np.stack([self.best_level_rate_hz(node, own), anywhere])  # (2, Q)
+        cycles = self.cum_cycles[-1] - self.cum_cycles[next_layer - 1]
+        tol = SLOT_ROUNDING_TOL * (np.maximum(deadline - ready_slot, 0) + 1)
+        with np.errstate(divide="ignore"):
+            need = np.where(rate > 0.0, np.ceil(cycles / (rate * inst.slot_length_s) - tol),
+                            np.inf)
+        sends = (window & (slots < deadline[:, None] - 1)
+                 & self.can_send[lo:hi, node].T).any(axis=1)
+        return np.minimum(np.maximum(need[0], 1.0),
+                          np.where(sends, np.maximum(need[1], 2.0), np.inf))
 
     @staticmethod
     def capacity_ok(held_hz: np.ndarray, avail_hz: np.ndarray) -> np.ndarray:

@@ -10,6 +10,12 @@ Online information (``docs/model.md``, section 5, "The online problem"): a decis
 slot t may use tasks that arrived by t, links and positions of slot t, and each node's
 background load for slots t..t+K-1. The simulator enforces that by construction: options
 are computed from nothing else.
+
+When a failure's penalty is charged is an option, ``failure_charge`` (``docs/model.md``,
+section 4): ``"deadline"`` charges it to the decision that moves time past the deadline,
+``"certain"`` to the decision after which the failure is certain
+(:meth:`~dcibench.physics.Physics.completion_slots_bound`). Either way each failed task
+is charged once, so an episode's costs add up to the evaluator's objective.
 """
 
 from __future__ import annotations
@@ -19,12 +25,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcibench.physics import CAPACITY_REL_TOL, physics_of
+from dcibench.physics import physics_of
 from dcibench.types import Hop, Instance, Schedule
 
 PENDING, READY, BUSY, DONE, FAILED = 0, 1, 2, 3, 4
 """Task states: not ready yet (before its arrival, or waiting until ``task_ready_at``),
 ready with a decision due, inside a hop, complete, failed."""
+
+FAILURE_CHARGES = ("deadline", "certain")
+"""Values of ``failure_charge``: when a failed task's penalty is charged (module docstring)."""
+
+
+def check_failure_charge(failure_charge: str) -> str:
+    """``failure_charge`` itself; raises ``ValueError`` unless it is in :data:`FAILURE_CHARGES`."""
+    if failure_charge not in FAILURE_CHARGES:
+        raise ValueError(f"failure_charge must be one of {FAILURE_CHARGES}, "
+                         f"got {failure_charge!r}")
+    return failure_charge
 
 
 @dataclass(frozen=True)
@@ -67,7 +84,7 @@ class HopOptions:
         # hop ends by the deadline. fits[u] is the largest rate free in slots t..t+u;
         # fits[deadline - t] = -inf makes every later end invalid, a rate of 0 included.
         window = slice(t, deadline)
-        slack = phys.avail_hz[window, n] * (1.0 + CAPACITY_REL_TOL) - sim.held_hz[window, n]
+        slack = phys.free_rate_hz(sim.held_hz, window, n)
         fits = np.append(np.maximum(np.minimum.accumulate(slack), 0.0), -np.inf)
         k_idx = np.minimum(grid.metrics.slots, deadline - t + 1) - 1
         self._base = grid.allowed & (grid.metrics.rate_hz <= fits[k_idx])
@@ -225,6 +242,11 @@ class HopOptions:
 class OnlineSimulator:
     """State of the online problem for one instance (see the module docstring).
 
+    Args:
+        instance: the instance.
+        failure_charge: ``"deadline"`` (default) or ``"certain"``: which decision's cost
+            a failed task's penalty is added to (see :meth:`apply`).
+
     Attributes:
         slot: the current slot.
         held_hz: shape (H, N1), compute rate committed per slot and node.
@@ -233,10 +255,14 @@ class OnlineSimulator:
         task_node / task_next_layer / task_ready_at: shape (Q,), where each task's data is,
             its next layer, and the slot it is (or will be) ready.
         hops: the committed hops, in decision order.
-        objective: cost of committed hops plus penalties of failed tasks so far.
+        objective: cost of committed hops plus penalties of failed tasks so far (a
+            penalty counts here when the task fails, whatever ``failure_charge``).
+        task_charged: shape (Q,) bool, the task's penalty has been charged.
+        last_charged: the tasks whose penalties the last :meth:`apply` charged.
     """
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, failure_charge: str = "deadline") -> None:
+        self.failure_charge = check_failure_charge(failure_charge)
         self.instance = instance
         self.physics = physics_of(instance)
         q = instance.n_tasks
@@ -247,12 +273,16 @@ class OnlineSimulator:
         self.task_next_layer = np.ones(q, dtype=np.int64)
         self.task_ready_at = instance.task_arrival.copy()
         self.task_layer_node = np.full((q, instance.n_layers), -1, dtype=np.int64)
+        self.task_charged = np.zeros(q, dtype=bool)
         self.hops: list[Hop] = []
         self.objective = 0.0
         self.slot = 0
+        self.last_charged: tuple[int, ...] = ()
         self._queue: list[int] = []
         self._options: HopOptions | None = None
-        self._advance()
+        # penalties charged at start-up go into the first decision's cost
+        self._carried: list[int] = []
+        self._carried_cost = self._advance(self._carried) + self._charge_certain(self._carried)
 
     # -- queries -------------------------------------------------------------------------
     @property
@@ -282,10 +312,11 @@ class OnlineSimulator:
         are shared; calendars, task states, hops and the queue are copied."""
         twin = copy.copy(self)
         for name in ("held_hz", "sub_busy", "task_state", "task_node", "task_next_layer",
-                     "task_ready_at", "task_layer_node"):
+                     "task_ready_at", "task_layer_node", "task_charged"):
             setattr(twin, name, getattr(self, name).copy())
         twin.hops = list(self.hops)
         twin._queue = list(self._queue)
+        twin._carried = list(self._carried)
         return twin
 
     def schedule(self, solver: str = "") -> Schedule:
@@ -294,8 +325,15 @@ class OnlineSimulator:
     # -- transitions ---------------------------------------------------------------------
     def apply(self, choice: Choice) -> float:
         """Commit a valid choice for the current task; return the cost it incurred:
-        the hop's cost plus the penalty of every task that failed before the next
-        decision. Raises ``ValueError`` for an invalid choice."""
+        the hop's cost plus the penalties it charged (their tasks go to
+        :attr:`last_charged`). Raises ``ValueError`` for an invalid choice.
+
+        Penalties charged: of every task that failed before the next decision and was
+        not charged before; with ``failure_charge="certain"`` also of every task whose
+        failure became certain (:meth:`_charge_certain`, checked once this decision and
+        any move of time are done). The first decision also carries the penalties
+        charged at start-up. Each task is charged at most once.
+        """
         opts = self.options()
         index = opts.index_of(choice)
         if index is None or not opts.is_valid(choice):
@@ -329,16 +367,42 @@ class OnlineSimulator:
             finished = c.last_layer == self.instance.n_layers
             self.task_state[task] = DONE if finished else BUSY
         self.objective += cost
+        charged, self._carried = self._carried, []
         if not self._queue:
-            cost += self._advance()
+            cost += self._advance(charged)
+        cost += self._charge_certain(charged)
+        cost += self._carried_cost
+        self._carried_cost = 0.0
+        self.last_charged = tuple(charged)
         return cost
 
-    def _advance(self) -> float:
+    def _charge_certain(self, charged: list[int]) -> float:
+        """With ``failure_charge="certain"``, charge every task that has arrived, is
+        neither complete, failed nor charged, and whose failure is certain
+        (``r + physics.completion_slots_bound(...) > d``). The task stays live. Appends
+        the tasks to ``charged``; returns their penalties (0 with ``"deadline"``)."""
+        if self.failure_charge != "certain":
+            return 0.0
+        inst = self.instance
+        ids = np.flatnonzero((self.task_state != DONE) & (self.task_state != FAILED)
+                             & ~self.task_charged & (inst.task_arrival <= self.slot))
+        if ids.size == 0:
+            return 0.0
+        ready, deadline = self.task_ready_at[ids], inst.task_deadline[ids]
+        need = self.physics.completion_slots_bound(self.held_hz, ready, self.task_node[ids],
+                                                   self.task_next_layer[ids], deadline)
+        doomed = ids[ready + need > deadline]
+        self.task_charged[doomed] = True
+        charged.extend(int(x) for x in doomed)
+        return inst.penalty * int(doomed.size)
+
+    def _advance(self, charged: list[int]) -> float:
         """Move to the next slot with a decision due; fail tasks past their deadline.
-        Returns the penalties incurred."""
+        Appends the failed tasks not charged before to ``charged`` and returns their
+        penalties."""
         inst = self.instance
         live = (self.task_state != DONE) & (self.task_state != FAILED)
-        penalty = 0.0
+        penalty = charge = 0.0
         while live.any():
             t = int(self.task_ready_at[live].min())
             due = live & (self.task_ready_at == t)
@@ -346,6 +410,10 @@ class OnlineSimulator:
             if late.any():
                 self.task_state[late] = FAILED
                 penalty += inst.penalty * int(late.sum())
+                fresh = late & ~self.task_charged
+                charge += inst.penalty * int(fresh.sum())
+                self.task_charged[fresh] = True
+                charged.extend(int(x) for x in np.flatnonzero(fresh))
                 live &= ~late
                 continue
             self.slot = t
@@ -354,4 +422,4 @@ class OnlineSimulator:
             self._queue = [int(x) for x in ids[np.argsort(inst.task_deadline[ids], kind="stable")]]
             break
         self.objective += penalty
-        return penalty
+        return charge
