@@ -20,9 +20,12 @@ embedding of the block's last layer, or a learned "computes nothing" vector; ``h
 mean compute-node embedding; ``f_p``: :data:`solvers.rl.state.PAIR_FEATURES`), the same
 function as one linear layer on their concatenation, computed per row instead of per
 pair. From ``z_p``: a pair score ``q_p`` and, only for pairs that are acted on or
-learned from, a subcarrier advantage ``A_s`` (S) and a level advantage ``A_v`` (over
-:attr:`NetworkConfig.level_bins` shares of peak capacity; level v of an instance with V
-levels reads bin ``ceil(v * bins / V) - 1``, so one network serves 20 or 100 levels).
+learned from, a subcarrier advantage ``A_s`` (S) and a level advantage ``A_v``. The
+level advantage is a smooth function of the level's share of peak capacity
+``u = v / V``: ``A_v(u) = sum_k c_k(z_p) phi_k(u)`` with :attr:`NetworkConfig.level_basis`
+Gaussian bumps ``phi_k`` centred evenly on [0, 1]. Chosen over one output per level
+because a hop's cost is a smooth (convex) function of its rate, so one sample teaches
+the neighbouring levels too, and because it serves any number of levels (20 or 100).
 
     Q(s, (p, sc, v)) = q_p + A_s[sc] + A_v[v] - max over the pair's valid cells (A_s + A_v)
 
@@ -58,8 +61,8 @@ class NetworkConfig:
     """Width of the pair hidden vector ``z_p``."""
     n_subcarriers: int = 10
     """S: subcarrier advantages; the instances must have this many subcarriers."""
-    level_bins: int = 100
-    """Level advantages over this many equal shares of peak capacity (1% steps)."""
+    level_basis: int = 16
+    """Gaussian bumps over the level's share of peak capacity that span ``A_v``."""
     dueling: bool = False
     """Dueling head (D2QN): a state value plus valid-centred pair advantages."""
 
@@ -156,7 +159,7 @@ class QNetwork(nn.Module):
         self.w_global = nn.Linear(mid + emb, hid, bias=False)
         self.w_pair = nn.Linear(PAIR_FEATURES, hid)
         self.score = nn.Linear(hid, 1)
-        self.cell = nn.Linear(hid, config.n_subcarriers + config.level_bins)
+        self.cell = nn.Linear(hid, config.n_subcarriers + config.level_basis)
         self.value = (nn.Sequential(nn.Linear(mid + emb, hid), nn.ReLU(), nn.Linear(hid, 1))
                       if config.dueling else None)
 
@@ -206,18 +209,21 @@ class QNetwork(nn.Module):
         return PairValues(self.value(pooled).squeeze(1)[batch.pair_graph] + centred, hidden)
 
     # -- the cells -----------------------------------------------------------------------
-    def level_bin_index(self, levels: int) -> torch.Tensor:
-        """Int64 (levels,): the bin each level 1..levels reads."""
-        bins = self.config.level_bins
-        v = torch.arange(1, levels + 1, dtype=torch.float64)
-        return (torch.ceil(v * bins / levels - 1e-9) - 1).long()
+    def level_features(self, levels: int) -> torch.Tensor:
+        """(levels, level_basis): the bumps ``phi_k(v / levels)`` for levels v = 1..levels
+        (centres evenly on [0, 1], width one spacing)."""
+        k = self.config.level_basis
+        share = torch.arange(1, levels + 1, dtype=torch.float32)[:, None] / levels
+        centres = torch.linspace(0.0, 1.0, k)[None, :]
+        width = 1.0 / max(k - 1, 1)
+        return torch.exp(-0.5 * ((share - centres) / width) ** 2)
 
     def cell_advantages(self, hidden: torch.Tensor, levels: int) -> torch.Tensor:
         """(K, S, levels): ``A_s[sc] + A_v[v]`` for the pairs with hidden rows ``hidden``
         (K, head_hidden)."""
         out = self.cell(hidden)
         n_sub = self.config.n_subcarriers
-        a_level = out[:, n_sub:][:, self.level_bin_index(levels).to(out.device)]
+        a_level = out[:, n_sub:] @ self.level_features(levels).to(out.device).T
         return out[:, :n_sub, None] + a_level[:, None, :]
 
     @staticmethod
