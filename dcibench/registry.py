@@ -18,11 +18,13 @@ SOLVERS: dict[str, str] = {
     "relax": "solvers.exact.relaxation:RelaxationBound",
     "relax-lp": "solvers.exact.relaxation:LpRelaxationBound",
     "ddqn": "solvers.rl.policy:DDQNPolicy",
+    "d2qn": "solvers.rl.policy:D2QNPolicy",
 }
 """Lowercase solver name -> ``"module:Class"`` of a :class:`solvers.base.Solver`."""
 
 TRAINERS: dict[str, str] = {
     "ddqn": "solvers.rl.ddqn",
+    "d2qn": "solvers.rl.d2qn",
 }
 """Learned solver name -> the module that trains it: it defines ``Config`` (a frozen
 dataclass with ``seed`` and ``total_decisions``) and ``train(config, family, out, *,
