@@ -19,12 +19,14 @@ SOLVERS: dict[str, str] = {
     "relax-lp": "solvers.exact.relaxation:LpRelaxationBound",
     "ddqn": "solvers.rl.policy:DDQNPolicy",
     "d2qn": "solvers.rl.policy:D2QNPolicy",
+    "cerl": "solvers.rl.policy:CERLPolicy",
 }
 """Lowercase solver name -> ``"module:Class"`` of a :class:`solvers.base.Solver`."""
 
 TRAINERS: dict[str, str] = {
     "ddqn": "solvers.rl.ddqn",
     "d2qn": "solvers.rl.d2qn",
+    "cerl": "solvers.rl.cerl",
 }
 """Learned solver name -> the module that trains it: it defines ``Config`` (a frozen
 dataclass with ``seed`` and ``total_decisions``) and ``train(config, family, out, *,
