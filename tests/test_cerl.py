@@ -16,9 +16,8 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector
 
 from solvers.rl import cerl
-from solvers.rl.agent import random_action, taken_q, td_targets
-from solvers.rl.cerl import (CERLConfig, FitnessBatch, Population, SeparableCEM,
-                             evaluate_population, fitness_of)
+from solvers.rl.agent import ReplayBatch, random_action, taken_q, td_targets
+from solvers.rl.cerl import CERLConfig, Population, SeparableCEM, evaluate_population, fitness_of
 from solvers.rl.family import InstanceFamily
 from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.replay import Transition
@@ -126,7 +125,7 @@ def test_fitness_is_minus_the_td_error(transitions: list[Transition]) -> None:
     batch = transitions[:5] + [t for t in transitions if t.next_state is None][:1]
     assert any(t.next_state is None for t in batch)
     q_net, target = networks(0)
-    got = fitness_of(q_net, target, FitnessBatch.of(batch), gamma=0.9, reward_scale=0.05)
+    got = fitness_of(q_net, target, ReplayBatch.of(batch), gamma=0.9, reward_scale=0.05)
     # independently: the shared taken_q (train mode, as in the fitness) and per-state targets
     q_net.train()
     with torch.no_grad():
@@ -143,7 +142,7 @@ def test_fitness_records_batch_statistics(transitions: list[Transition]) -> None
     q_net, target = networks(1)
     population = Population(2, target)
     population.params[:] = parameters_to_vector(q_net.parameters()).detach()
-    batch = FitnessBatch.of(transitions[:16])
+    batch = ReplayBatch.of(transitions[:16])
     before = [b["norms.0.running_mean"].clone() for b in population.buffers]
     before_buffers = {k: v.clone() for k, v in population.buffers[0].items()}
     evaluate_population(population, batch, QNetwork(SMALL_NET), QNetwork(SMALL_NET),
@@ -175,7 +174,7 @@ def test_fitness_bootstraps_only_valid_pairs(transitions: list[Transition]) -> N
     keep = torch.tensor([i for i in range(nxt.n_pairs) if i != best])
     masked = dataclasses.replace(nxt, pairs=nxt.pairs[keep], pair_features=nxt.pair_features[keep])
     masked_step = dataclasses.replace(step, next_state=masked)
-    got = fitness_of(q_net, target, FitnessBatch.of([masked_step]), 0.99, 0.05)
+    got = fitness_of(q_net, target, ReplayBatch.of([masked_step]), 0.99, 0.05)
     q_net.train()
     with torch.no_grad():
         q = float(taken_q(q_net, [masked_step])[0])

@@ -15,16 +15,25 @@ import torch
 
 from dcibench.evaluator import evaluate
 from dcibench.io import load_instance
+from dcibench.profiles import named_profile
 from dcibench.registry import make_solver
 from dcibench.simulator import HopOptions, OnlineSimulator
 from solvers.rl import d2qn
 from solvers.rl.agent import random_action, state_values
-from solvers.rl.d2qn import (D2QNConfig, ParameterNoise, adapt_sigma, explore,
-                             noise_threshold, perturb, policy_distance, softmax_kl)
+from solvers.rl.d2qn import (
+    D2QNConfig,
+    ParameterNoise,
+    adapt_sigma,
+    explore,
+    noise_threshold,
+    perturb,
+    policy_distance,
+    softmax_kl,
+)
 from solvers.rl.family import InstanceFamily
 from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.policy import D2QNPolicy
-from solvers.rl.state import DecisionState, collate, encode, pair_cell
+from solvers.rl.state import DecisionState, collate, encode, pair_cell, pair_features
 from solvers.rl.training import LOG_FILE
 
 TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny-v1"
@@ -71,11 +80,7 @@ def all_pairs(state: DecisionState) -> np.ndarray:
 
 def with_pairs(state: DecisionState, pairs: np.ndarray) -> DecisionState:
     """``state`` listing ``pairs`` instead (features as :func:`encode` computes them)."""
-    n_layers = state.task_index.shape[0]
-    j, m = pairs[:, 0], pairs[:, 1]
-    i, n = state.next_layer, state.node
-    feats = np.stack([(j - i + 1) / n_layers, j == i - 1, j == n_layers, m != n],
-                     axis=1).astype(np.float32)
+    feats = pair_features(pairs, state.next_layer, state.node, named_profile("paper-8").cycles)
     return DecisionState(x=state.x, edge_index=state.edge_index, edge_weight=state.edge_weight,
                          compute_index=state.compute_index, task_index=state.task_index,
                          node=state.node, next_layer=state.next_layer,

@@ -21,17 +21,31 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dcibench.generator import GeneratorParams, generate  # noqa: E402
-from dcibench.io import instance_hash, load_instance  # noqa: E402
-from dcibench.simulator import HopOptions, OnlineSimulator  # noqa: E402
-from dcibench.types import Instance  # noqa: E402
-from solvers.rl.agent import (PolicyFileError, content_hash, greedy_action,  # noqa: E402
-                              load_policy, random_action, save_policy, state_values,
-                              td_targets, transition)
-from solvers.rl.family import (SEEDS_PER_RUN, TRAINING_SEED_BASE,  # noqa: E402
-                               InstanceFamily)
-from solvers.rl.network import NetworkConfig, PairValues, QNetwork  # noqa: E402
-from solvers.rl.state import DecisionState, collate, encode, pair_cell, valid_pairs  # noqa: E402
+from dcibench.generator import GeneratorParams, generate
+from dcibench.io import instance_hash, load_instance
+from dcibench.simulator import HopOptions, OnlineSimulator
+from dcibench.types import Instance
+from solvers.rl.agent import (
+    PolicyFileError,
+    content_hash,
+    greedy_action,
+    load_policy,
+    random_action,
+    save_policy,
+    state_values,
+    td_targets,
+    transition,
+)
+from solvers.rl.family import SEEDS_PER_RUN, TRAINING_SEED_BASE, InstanceFamily
+from solvers.rl.network import NetworkConfig, PairValues, QNetwork
+from solvers.rl.state import (
+    DecisionState,
+    collate,
+    encode,
+    pair_cell,
+    pair_features,
+    valid_pairs,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 INSTANCES = REPO / "instances"
@@ -79,21 +93,14 @@ def episode(instance: Instance, seed: int = 0
         sim.apply(options.sample(rng))
 
 
-def pair_features(pairs: np.ndarray, options: HopOptions, n_layers: int) -> np.ndarray:
-    """The pair features of :func:`solvers.rl.state.encode`, for any pairs."""
-    j, m = pairs[:, 0], pairs[:, 1]
-    i, n = options.next_layer, options.node
-    return np.stack([(j - i + 1) / n_layers, j == i - 1, j == n_layers, m != n],
-                    axis=1).astype(np.float32)
-
-
 def with_pairs(state: DecisionState, pairs: np.ndarray, options: HopOptions,
-               n_layers: int) -> DecisionState:
+               cycles: np.ndarray) -> DecisionState:
     """``state`` with other ``(j, m)`` pairs (valid or not) and their features."""
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     return dataclasses.replace(
         state, pairs=torch.from_numpy(pairs),
-        pair_features=torch.from_numpy(pair_features(pairs, options, n_layers)))
+        pair_features=torch.from_numpy(
+            pair_features(pairs, options.next_layer, options.node, cycles)))
 
 
 def grid_pairs(options: HopOptions) -> np.ndarray:
@@ -135,7 +142,7 @@ def test_greedy_never_picks_an_invalid_pair_that_scores_highest() -> None:
     for _, options, state in episode(instance, seed=2):
         if len(options.nodes) < 2:
             continue
-        full = with_pairs(state, grid_pairs(options), options, n_layers)
+        full = with_pairs(state, grid_pairs(options), options, instance.profile.cycles)
         q_full = pair_q(net, full)
         top = tuple(int(v) for v in full.pairs[int(torch.argmax(q_full))])
         # the raw maximum is an invalid pair: finishing with a transfer
@@ -219,7 +226,6 @@ def k_seed(path: Path) -> int:
 
 def test_bootstrap_maximises_over_valid_pairs_only() -> None:
     instance = load_instance(INSTANCES / "tiny-v1" / "p1-n3-q4-s0.json")
-    n_layers = instance.n_layers
     favoured = favouring(5)  # invalid pairs would win
     other = randomised(6)
     steps = list(episode(instance, seed=3))
@@ -229,7 +235,7 @@ def test_bootstrap_maximises_over_valid_pairs_only() -> None:
     for _, options, state in steps:
         q = pair_q(favoured, state)
         full_max = float(pair_q(favoured, with_pairs(state, grid_pairs(options), options,
-                                                     n_layers)).max())
+                                                     instance.profile.cycles)).max())
         tempting += full_max > float(q.max()) + 1.0
         expected_own.append(float(q.max()))
         expected_double.append(float(pair_q(other, state)[int(torch.argmax(q))]))
@@ -414,9 +420,6 @@ def test_damaged_checkpoint_raises_naming_the_file(tmp_path: Path, damage: str) 
     assert str(path) in str(info.value)
 
 
-@pytest.mark.xfail(reason="load_policy lets AttributeError / TypeError escape for a "
-                   "dcibench-policy file whose network_config or meta is not a dict "
-                   "(NetworkConfig.from_dict calls .items(); dict(meta) fails)", strict=True)
 @pytest.mark.parametrize("field,value", [("network_config", [64, 128, 256]), ("meta", 5)])
 def test_malformed_fields_raise_policy_file_error(tmp_path: Path, field: str,
                                                   value: object) -> None:

@@ -15,17 +15,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import solvers.rl.ddqn as ddqn_module  # noqa: E402
-from dcibench.cli import main  # noqa: E402
-from dcibench.evaluator import evaluate  # noqa: E402
-from dcibench.io import load_instance  # noqa: E402
-from dcibench.registry import make_solver  # noqa: E402
-from dcibench.runner import read_records  # noqa: E402
-from solvers.rl.agent import content_hash, load_policy  # noqa: E402
-from solvers.rl.ddqn import DDQNConfig, train  # noqa: E402
-from solvers.rl.family import InstanceFamily  # noqa: E402
-from solvers.rl.network import NetworkConfig  # noqa: E402
-from solvers.rl.training import CONFIG_FILE, LOG_FILE, POLICY_FILE, STATE_FILE  # noqa: E402
+import solvers.rl.ddqn as ddqn_module
+from dcibench.cli import main
+from dcibench.evaluator import evaluate
+from dcibench.io import load_instance
+from dcibench.registry import make_solver
+from dcibench.runner import read_records
+from solvers.rl.agent import content_hash, load_policy
+from solvers.rl.ddqn import DDQNConfig, train
+from solvers.rl.family import InstanceFamily
+from solvers.rl.network import NetworkConfig
+from solvers.rl.training import CONFIG_FILE, LOG_FILE, POLICY_FILE, STATE_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "instances" / "tiny-v1"
@@ -180,9 +180,6 @@ def test_train_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "colour" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(reason="train --config network=... passes a dict as DDQNConfig.network; "
-                   "DDQNConfig.to_dict then raises AttributeError ('dict' object has no "
-                   "attribute 'to_dict') out of the command", strict=True)
 def test_train_command_sets_the_network(tmp_path: Path) -> None:
     out = tmp_path / "net"
     rc = main(["train", "--solver", "ddqn", "--family", "small", "--n-eds", "2", "--n-tasks",

@@ -15,6 +15,7 @@ that one decision's action never depends on the other graphs of a batch.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ import torch
 from dcibench.simulator import Choice, HopOptions
 from solvers.rl.network import NetworkConfig, QNetwork, segment_max
 from solvers.rl.replay import Transition
-from solvers.rl.state import DecisionState, choice_of, collate, pair_cell
+from solvers.rl.state import DecisionState, GraphBatch, choice_of, collate, pair_cell
 
 POLICY_FORMAT = "dcibench-policy"
 POLICY_VERSION = 1
@@ -57,9 +58,23 @@ def greedy_action(net: QNetwork, state: DecisionState, options: HopOptions,
         pair = int(torch.argmax(out.q))
         j, m = (int(v) for v in state.pairs[pair])
         cell = pair_cell(options, j, m)
-        advantages = net.cell_advantages(out.hidden[pair:pair + 1], state.levels)[0]
+        advantages = net.cell_advantages(out.hidden[pair:pair + 1], state.levels,
+                                         hop_levels(net, [state], [pair]))[0]
         s, v = net.best_cell(advantages.cpu(), torch.from_numpy(cell))
     return Action(pair, s, v, cell, choice_of(options, (j, m), s, v))
+
+
+def hop_levels(net: QNetwork, states: list[DecisionState], pairs: list[int]
+               ) -> torch.Tensor | None:
+    """(K, levels, LEVEL_FEATURES) hop levels of one pair per state, for a network with
+    hop features; None for one without."""
+    if not net.config.hop_features:
+        return None
+    missing = [k for k, s in enumerate(states) if s.hops is None]
+    if missing:
+        raise ValueError("a network with hop features needs states encoded with them")
+    return torch.from_numpy(np.stack([s.hops.level_features(p)  # type: ignore[union-attr]
+                                      for s, p in zip(states, pairs)]))
 
 
 def random_action(state: DecisionState, options: HopOptions,
@@ -79,53 +94,99 @@ def transition(state: DecisionState, action: Action, reward: float,
                       reward, next_state)
 
 
-def taken_q(net: QNetwork, batch: list[Transition], device: torch.device | str = "cpu"
-            ) -> torch.Tensor:
+@dataclass(frozen=True, eq=False)
+class ReplayBatch:
+    """Transitions collated once, for any number of networks to value (a DQN update uses
+    it for three forward passes, CERL's fitness for k individuals).
+
+    Attributes:
+        states: the B states; rows: (B,) batch row of each taken pair; cells: (B, S, V)
+            its valid cells; subcarrier, level_index: (B,) the taken cell; levels: V.
+        hop_levels: (B, V, LEVEL_FEATURES) of the taken pairs when the states carry hop
+            features, else None.
+        next_states: the live next states (None when all are terminal); live: (B',)
+            their positions in the batch; rewards: (B,) unscaled.
+    """
+
+    states: GraphBatch
+    rows: torch.Tensor
+    cells: torch.Tensor
+    subcarrier: torch.Tensor
+    level_index: torch.Tensor
+    levels: int
+    hop_levels: torch.Tensor | None
+    next_states: GraphBatch | None
+    live: torch.Tensor
+    rewards: torch.Tensor
+
+    @classmethod
+    def of(cls, batch: list[Transition], device: torch.device | str = "cpu") -> ReplayBatch:
+        levels = {t.state.levels for t in batch}
+        if len(levels) != 1:
+            raise ValueError(f"a replay batch mixes numbers of levels {sorted(levels)}")
+        states = collate([t.state for t in batch], device)
+        live = [i for i, t in enumerate(batch) if t.next_state is not None]
+        hops = None
+        if all(t.state.hops is not None for t in batch):
+            hops = torch.from_numpy(np.stack([t.state.hops.level_features(t.pair)  # type: ignore[union-attr]
+                                              for t in batch])).to(device)
+        return cls(
+            states=states,
+            rows=states.pair_offset + torch.tensor([t.pair for t in batch], device=device),
+            cells=torch.stack([t.cell() for t in batch]).to(device),
+            subcarrier=torch.tensor([t.subcarrier for t in batch], device=device),
+            level_index=torch.tensor([t.level_index for t in batch], device=device),
+            levels=levels.pop(), hop_levels=hops,
+            next_states=collate([batch[i].next_state for i in live], device)  # type: ignore[misc]
+            if live else None,
+            live=torch.tensor(live, dtype=torch.long, device=device),
+            rewards=torch.tensor([t.reward for t in batch], dtype=torch.float32, device=device))
+
+
+def _batch(batch: list[Transition] | ReplayBatch, device: torch.device | str) -> ReplayBatch:
+    return batch if isinstance(batch, ReplayBatch) else ReplayBatch.of(batch, device)
+
+
+def taken_q(net: QNetwork, batch: list[Transition] | ReplayBatch,
+            device: torch.device | str = "cpu") -> torch.Tensor:
     """(B,) ``Q(s, a)`` of each transition's state and action, with gradient, in the
     network's current mode. All transitions must share one number of levels."""
-    levels = {t.state.levels for t in batch}
-    if len(levels) != 1:
-        raise ValueError(f"a replay batch mixes numbers of levels {sorted(levels)}")
-    graphs = collate([t.state for t in batch], device)
-    out = net(graphs)
-    rows = graphs.pair_offset + torch.tensor([t.pair for t in batch], device=graphs.x.device)
-    advantages = net.cell_advantages(out.hidden[rows], levels.pop())
-    cells = torch.stack([t.cell() for t in batch]).to(graphs.x.device)
-    return net.cell_q(out.q[rows], advantages, cells,
-                      torch.tensor([t.subcarrier for t in batch], device=graphs.x.device),
-                      torch.tensor([t.level_index for t in batch], device=graphs.x.device))
+    b = _batch(batch, device)
+    out = net(b.states)
+    advantages = net.cell_advantages(out.hidden[b.rows], b.levels, b.hop_levels)
+    return net.cell_q(out.q[b.rows], advantages, b.cells, b.subcarrier, b.level_index)
 
 
-def state_values(evaluator: QNetwork, states: list[DecisionState],
+def state_values(evaluator: QNetwork, states: list[DecisionState] | GraphBatch,
                  selector: QNetwork | None = None, device: torch.device | str = "cpu"
                  ) -> torch.Tensor:
     """(B,) bootstrap values of ``states`` (eval mode, no gradient): the ``evaluator``'s
     value of the pair the ``selector`` ranks best (double Q-learning), or the
     ``evaluator``'s own best pair without a selector. Only valid pairs are considered.
     Inside a pair, the evaluator's best valid cell is worth exactly its pair value."""
-    if not states:
-        return torch.zeros(0, device=device)
-    graphs = collate(states, device)
+    if isinstance(states, list):
+        if not states:
+            return torch.zeros(0, device=device)
+        states = collate(states, device)
     with torch.no_grad():
         evaluator.eval()
-        q_eval = evaluator(graphs).q
+        q_eval = evaluator(states).q
         if selector is None:
-            return segment_max(q_eval, graphs.pair_graph, graphs.n_graphs)[0]
+            return segment_max(q_eval, states.pair_graph, states.n_graphs)[0]
         selector.eval()
-        _, best = segment_max(selector(graphs).q, graphs.pair_graph, graphs.n_graphs)
+        _, best = segment_max(selector(states).q, states.pair_graph, states.n_graphs)
         return q_eval[best]
 
 
-def td_targets(batch: list[Transition], evaluator: QNetwork, selector: QNetwork | None,
-               gamma: float, reward_scale: float, device: torch.device | str = "cpu"
-               ) -> torch.Tensor:
+def td_targets(batch: list[Transition] | ReplayBatch, evaluator: QNetwork,
+               selector: QNetwork | None, gamma: float, reward_scale: float,
+               device: torch.device | str = "cpu") -> torch.Tensor:
     """(B,) ``reward_scale * r + gamma * V(s')``, with ``V = 0`` after the last decision."""
-    live = [i for i, t in enumerate(batch) if t.next_state is not None]
-    values = torch.zeros(len(batch), device=device)
-    values[live] = state_values(evaluator, [batch[i].next_state for i in live],  # type: ignore[misc]
-                                selector, device)
-    rewards = torch.tensor([t.reward for t in batch], dtype=torch.float32, device=device)
-    return reward_scale * rewards + gamma * values
+    b = _batch(batch, device)
+    values = torch.zeros_like(b.rewards)
+    if b.next_states is not None:
+        values[b.live] = state_values(evaluator, b.next_states, selector, device)
+    return reward_scale * b.rewards + gamma * values
 
 
 # -- policy checkpoints ------------------------------------------------------------------
@@ -142,9 +203,11 @@ def save_policy(path: Path, net: QNetwork, meta: dict[str, Any]) -> str:
                "network_config": net.config.to_dict(),
                "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                "meta": meta}
+    buffer = io.BytesIO()  # the archive's inner name is then fixed: equal content, equal hash
+    torch.save(payload, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
+    tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, path)
     return content_hash(path)
 
@@ -166,10 +229,13 @@ def load_policy(path: Path | str, device: torch.device | str = "cpu"
     if payload.get("version") != POLICY_VERSION:
         raise PolicyFileError(f"{path}: checkpoint version {payload.get('version')!r}, "
                               f"this dcibench reads version {POLICY_VERSION}")
+    meta = payload.get("meta", {})
+    if not isinstance(meta, dict) or not isinstance(payload.get("network_config"), dict):
+        raise PolicyFileError(f"{path}: 'meta' and 'network_config' must be mappings")
     try:
         net = QNetwork(NetworkConfig.from_dict(payload["network_config"]))
         net.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise PolicyFileError(f"{path}: network does not match its config ({exc})") from None
     net.to(device).eval()
-    return net, dict(payload.get("meta", {})), content_hash(path)
+    return net, dict(meta), content_hash(path)

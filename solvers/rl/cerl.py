@@ -103,12 +103,12 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from dcibench.simulator import HopOptions
-from solvers.rl.agent import Action, greedy_action, random_action
+from solvers.rl.agent import Action, ReplayBatch, greedy_action, random_action, taken_q, td_targets
 from solvers.rl.ddqn import DDQNConfig, DQNLearner, epsilon_at
 from solvers.rl.family import InstanceFamily
-from solvers.rl.network import NetworkConfig, QNetwork, segment_max
+from solvers.rl.network import QNetwork
 from solvers.rl.replay import ReplayBuffer, Transition
-from solvers.rl.state import DecisionState, GraphBatch, collate
+from solvers.rl.state import DecisionState
 from solvers.rl.training import EpisodeStats, TrainingSession, run_episode, seeded
 
 DEPLOY = ("agent", "elite")
@@ -161,9 +161,6 @@ class CERLConfig(DDQNConfig):
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CERLConfig:
-        values = dict(values)
-        if "network" in values:
-            values["network"] = NetworkConfig.from_dict(values["network"])
         return cls(**values)
 
 
@@ -304,64 +301,19 @@ class Population:
 
 
 # -- fitness (Eq. 14) --------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class FitnessBatch:
-    """J transitions collated once for a whole generation: the states with the taken
-    pair rows, valid cells, subcarriers and level indices (what ``Q(s, a)`` needs, as
-    :func:`~solvers.rl.agent.taken_q`), the live next states (what the bootstrap needs,
-    as :func:`~solvers.rl.agent.td_targets`), the rewards."""
-
-    states: GraphBatch
-    rows: torch.Tensor
-    cells: torch.Tensor
-    subcarrier: torch.Tensor
-    level_index: torch.Tensor
-    levels: int
-    next_states: GraphBatch | None
-    live: torch.Tensor
-    rewards: torch.Tensor
-
-    @classmethod
-    def of(cls, batch: list[Transition], device: torch.device | str = "cpu") -> FitnessBatch:
-        levels = {t.state.levels for t in batch}
-        if len(levels) != 1:
-            raise ValueError(f"a replay batch mixes numbers of levels {sorted(levels)}")
-        states = collate([t.state for t in batch], device)
-        live = [i for i, t in enumerate(batch) if t.next_state is not None]
-        return cls(
-            states=states,
-            rows=states.pair_offset + torch.tensor([t.pair for t in batch], device=device),
-            cells=torch.stack([t.cell() for t in batch]).to(device),
-            subcarrier=torch.tensor([t.subcarrier for t in batch], device=device),
-            level_index=torch.tensor([t.level_index for t in batch], device=device),
-            levels=levels.pop(),
-            next_states=collate([batch[i].next_state for i in live], device)  # type: ignore[misc]
-            if live else None,
-            live=torch.tensor(live, dtype=torch.long, device=device),
-            rewards=torch.tensor([t.reward for t in batch], dtype=torch.float32, device=device))
-
-
-def fitness_of(q_net: QNetwork, target: QNetwork, batch: FitnessBatch, gamma: float,
+def fitness_of(q_net: QNetwork, target: QNetwork, batch: ReplayBatch, gamma: float,
                reward_scale: float) -> float:
     """Eq. (14): minus the mean squared TD error of ``q_net`` against ``target`` with a
     plain maximum over the next states' valid pairs. ``Q(s, a)`` in train mode (batch
     statistics, and a train-mode network records them), the target in eval mode."""
     with torch.no_grad():
         q_net.train()
-        out = q_net(batch.states)
-        advantages = q_net.cell_advantages(out.hidden[batch.rows], batch.levels)
-        q = q_net.cell_q(out.q[batch.rows], advantages, batch.cells, batch.subcarrier,
-                         batch.level_index)
-        values = torch.zeros_like(batch.rewards)
-        if batch.next_states is not None:
-            target.eval()
-            nxt = batch.next_states
-            values[batch.live] = segment_max(target(nxt).q, nxt.pair_graph, nxt.n_graphs)[0]
-        y = reward_scale * batch.rewards + gamma * values
+        q = taken_q(q_net, batch)
+        y = td_targets(batch, target, None, gamma, reward_scale)
         return -float(torch.mean((y - q) ** 2))
 
 
-def evaluate_population(population: Population, batch: FitnessBatch, worker: QNetwork,
+def evaluate_population(population: Population, batch: ReplayBatch, worker: QNetwork,
                         worker_target: QNetwork, gamma: float, reward_scale: float
                         ) -> np.ndarray:
     """(k,) fitness of every individual. A drawn individual's running batch-norm
@@ -453,7 +405,7 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
             facts["generation"] = generation
             # -- 1. CEM optimisation: draw, evaluate (Eq. 14), select, update (Eq. 15) --
             population.draw(cem, draws)
-            batch = FitnessBatch.of(replay.sample(config.fitness_batch, rng), device)
+            batch = ReplayBatch.of(replay.sample(config.fitness_batch, rng), device)
             fitness = evaluate_population(population, batch, worker, worker_target,
                                           config.gamma, config.reward_scale)
             order = np.argsort(-fitness, kind="stable")
@@ -478,7 +430,7 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
                 population.load(int(slot), actor)
                 elite_stats.append(run_episode(
                     next_instance(), lambda s, o: greedy_action(actor, s, o, device),
-                    config.failure_charge, record_elite))
+                    config.failure_charge, record_elite, config.network.hop_features))
             facts.update(
                 elite_objective=float(np.mean([s.objective for s in elite_stats]))
                 if elite_stats else None,
@@ -489,7 +441,8 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
 
         # -- 3. DQN optimisation: the agent's episode and its gradient updates -----------
         started = time.perf_counter()
-        stats = run_episode(next_instance(), choose, config.failure_charge, record)
+        stats = run_episode(next_instance(), choose, config.failure_charge, record,
+                            config.network.hop_features)
         facts["wall_agent_s"] = round(time.perf_counter() - started, 3)
 
         # -- 4. Target refresh every H generations, then RL injection (the worst goes) --

@@ -121,9 +121,7 @@ class D2QNConfig(DDQNConfig):
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> D2QNConfig:
-        config = super().from_dict(values)
-        assert isinstance(config, D2QNConfig)
-        return config
+        return cls(**values)
 
 
 Config = D2QNConfig
@@ -284,7 +282,8 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
     while not session.done:
         noise.reset(learner.online)
         instance = family.training_instance(config.seed, session.episode)
-        stats = run_episode(instance, choose, config.failure_charge, record)
+        stats = run_episode(instance, choose, config.failure_charge, record,
+                            config.network.hop_features)
         session.log_episode(stats, loss=_mean(losses),
                             epsilon=round(epsilon_at(config, session.decisions), 6),
                             sigma=noise.sigma, distance=_mean(distances),

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from dcibench.simulator import HopOptions
-from solvers.rl.agent import Action, greedy_action, random_action, taken_q, td_targets
+from solvers.rl.agent import Action, ReplayBatch, greedy_action, random_action, taken_q, td_targets
 from solvers.rl.family import InstanceFamily
 from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.replay import ReplayBuffer, Transition
@@ -82,6 +82,10 @@ class DDQNConfig:
     """The Q-network's sizes."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.network, dict):  # from a log, a checkpoint or --config network=
+            object.__setattr__(self, "network", NetworkConfig.from_dict(self.network))
+        if not isinstance(self.network, NetworkConfig):
+            raise TypeError(f"network must be a NetworkConfig or a mapping, got {self.network!r}")
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
         if self.total_decisions < 1 or self.batch_size < 1 or self.train_every < 1:
@@ -94,9 +98,6 @@ class DDQNConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DDQNConfig:
-        values = dict(values)
-        if "network" in values:
-            values["network"] = NetworkConfig.from_dict(values["network"])
         return cls(**values)
 
 
@@ -127,10 +128,10 @@ class DQNLearner:
 
     def update(self, batch: list[Transition]) -> float:
         """One gradient step on ``batch``; returns the loss."""
-        target = td_targets(batch, self.target, self.online, self.gamma, self.reward_scale,
-                            self.device)
+        collated = ReplayBatch.of(batch, self.device)
+        target = td_targets(collated, self.target, self.online, self.gamma, self.reward_scale)
         self.online.train()
-        loss = self.loss_fn(taken_q(self.online, batch, self.device), target)
+        loss = self.loss_fn(taken_q(self.online, collated), target)
         self.optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.online.parameters(), self.max_grad_norm)
@@ -184,7 +185,8 @@ def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
 
     while not session.done:
         instance = family.training_instance(config.seed, session.episode)
-        stats = run_episode(instance, choose, config.failure_charge, record)
+        stats = run_episode(instance, choose, config.failure_charge, record,
+                            config.network.hop_features)
         session.log_episode(stats, loss=float(np.mean(losses)) if losses else None,
                             epsilon=round(epsilon_at(config, session.decisions), 6))
         losses.clear()

@@ -23,9 +23,10 @@ pair. From ``z_p``: a pair score ``q_p`` and, only for pairs that are acted on o
 learned from, a subcarrier advantage ``A_s`` (S) and a level advantage ``A_v``. The
 level advantage is a smooth function of the level's share of peak capacity
 ``u = v / V``: ``A_v(u) = sum_k c_k(z_p) phi_k(u)`` with :attr:`NetworkConfig.level_basis`
-Gaussian bumps ``phi_k`` centred evenly on [0, 1]. Chosen over one output per level
-because a hop's cost is a smooth (convex) function of its rate, so one sample teaches
-the neighbouring levels too, and because it serves any number of levels (20 or 100).
+Gaussian bumps ``phi_k`` centred evenly on ``log u`` over shares 1% .. 100%. Chosen over
+one output per level because a hop's cost and length are smooth in its rate (energy
+grows as ``r^2``, time as ``1/r``: even in ``log r``), so one sample teaches the
+neighbouring levels too, and because it serves any number of levels (20 or 100).
 
     Q(s, (p, sc, v)) = q_p + A_s[sc] + A_v[v] - max over the pair's valid cells (A_s + A_v)
 
@@ -40,6 +41,7 @@ advantages centred over the state's valid pairs only.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 
@@ -48,7 +50,7 @@ from torch import nn
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from dcibench.graph import GraphLayout
-from solvers.rl.state import PAIR_FEATURES, GraphBatch
+from solvers.rl.state import HOP_PAIR_FEATURES, LEVEL_FEATURES, PAIR_FEATURES, GraphBatch
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class NetworkConfig:
     """Gaussian bumps over the level's share of peak capacity that span ``A_v``."""
     dueling: bool = False
     """Dueling head (D2QN): a state value plus valid-centred pair advantages."""
+    hop_features: bool = False
+    """Beyond the paper: the head also reads each pair's hop physics (cost, length, deadline
+    margin per level; :data:`solvers.rl.state.LEVEL_FEATURES`), linearly in ``A_v``."""
 
     def to_dict(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -149,7 +154,7 @@ class QNetwork(nn.Module):
         super().__init__()
         self.config = config
         widths = (GraphLayout.N_NODE_FEATURES, *config.widths)
-        self.convs = nn.ModuleList(GraphConv(a, b) for a, b in zip(widths, widths[1:]))
+        self.convs = nn.ModuleList(GraphConv(a, b) for a, b in itertools.pairwise(widths))
         self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])
         emb, mid, hid = widths[-1], widths[-2], config.head_hidden
         self.empty_block = nn.Parameter(torch.zeros(emb))
@@ -157,9 +162,11 @@ class QNetwork(nn.Module):
         self.w_next = nn.Linear(emb, hid, bias=False)
         self.w_current = nn.Linear(emb, hid, bias=False)
         self.w_global = nn.Linear(mid + emb, hid, bias=False)
-        self.w_pair = nn.Linear(PAIR_FEATURES, hid)
+        n_pair = PAIR_FEATURES + (HOP_PAIR_FEATURES if config.hop_features else 0)
+        self.w_pair = nn.Linear(n_pair, hid)
         self.score = nn.Linear(hid, 1)
-        self.cell = nn.Linear(hid, config.n_subcarriers + config.level_basis)
+        self.cell = nn.Linear(hid, config.n_subcarriers + config.level_basis
+                              + (LEVEL_FEATURES if config.hop_features else 0))
         self.value = (nn.Sequential(nn.Linear(mid + emb, hid), nn.ReLU(), nn.Linear(hid, 1))
                       if config.dueling else None)
 
@@ -210,20 +217,30 @@ class QNetwork(nn.Module):
 
     # -- the cells -----------------------------------------------------------------------
     def level_features(self, levels: int) -> torch.Tensor:
-        """(levels, level_basis): the bumps ``phi_k(v / levels)`` for levels v = 1..levels
-        (centres evenly on [0, 1], width one spacing)."""
+        """(levels, level_basis): the bumps ``phi_k`` at levels v = 1..levels, centred
+        evenly on ``x = 1 + log(v / levels) / log(100)`` in [0, 1] (shares 1% .. 100%),
+        width one spacing; shares below 1% read x < 0."""
         k = self.config.level_basis
         share = torch.arange(1, levels + 1, dtype=torch.float32)[:, None] / levels
+        x = 1.0 + torch.log(share) / math.log(100.0)
         centres = torch.linspace(0.0, 1.0, k)[None, :]
         width = 1.0 / max(k - 1, 1)
-        return torch.exp(-0.5 * ((share - centres) / width) ** 2)
+        return torch.exp(-0.5 * ((x - centres) / width) ** 2)
 
-    def cell_advantages(self, hidden: torch.Tensor, levels: int) -> torch.Tensor:
+    def cell_advantages(self, hidden: torch.Tensor, levels: int,
+                        hop_levels: torch.Tensor | None = None) -> torch.Tensor:
         """(K, S, levels): ``A_s[sc] + A_v[v]`` for the pairs with hidden rows ``hidden``
-        (K, head_hidden)."""
+        (K, head_hidden); with hop features, ``hop_levels`` (K, levels, LEVEL_FEATURES)
+        of those pairs (:meth:`solvers.rl.state.HopTable.level_features`) is required."""
         out = self.cell(hidden)
-        n_sub = self.config.n_subcarriers
-        a_level = out[:, n_sub:] @ self.level_features(levels).to(out.device).T
+        n_sub, n_basis = self.config.n_subcarriers, self.config.level_basis
+        bumps = self.level_features(levels).to(out.device)
+        a_level = out[:, n_sub:n_sub + n_basis] @ bumps.T
+        if self.config.hop_features:
+            if hop_levels is None:
+                raise ValueError("a network with hop features needs each pair's hop levels")
+            a_level = a_level + torch.einsum("kf,kvf->kv", out[:, n_sub + n_basis:],
+                                             hop_levels.to(out.device))
         return out[:, :n_sub, None] + a_level[:, None, :]
 
     @staticmethod

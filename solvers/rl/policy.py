@@ -143,7 +143,8 @@ class LearnedPolicy(OnlineSolver):
     def choose(self, sim: OnlineSimulator, options: HopOptions,
                rng: np.random.Generator) -> Choice:
         with torch.inference_mode():
-            return greedy_action(self._net, encode(sim), options, self.device).choice
+            state = encode(sim, self._net.config.hop_features)
+            return greedy_action(self._net, state, options, self.device).choice
 
 
 class DDQNPolicy(LearnedPolicy):

@@ -23,9 +23,20 @@ import torch
 from dcibench.graph import observation_graph, to_pyg
 from dcibench.simulator import Choice, HopOptions, OnlineSimulator
 
-PAIR_FEATURES = 4
-"""Scalars per pair: share of the layers computed in the hop ``(j - i + 1) / L``, whether
-it computes nothing, whether it finishes the task (``j = L``), whether it transfers."""
+PAIR_FEATURES = 6
+"""Scalars per pair, the action's own data: share of the layers computed in the hop
+``(j - i + 1) / L``, whether it computes nothing, whether it finishes the task
+(``j = L``), whether it transfers, and the shares of the task's cycles computed in the
+block (layers i..j) and left after it (layers j+1..L): the workload ``U(t)`` stands for."""
+
+HOP_PAIR_FEATURES = 3
+"""With hop features (beyond the paper), more scalars per pair, over its valid levels:
+the least hop cost / penalty, the best deadline margin (below), the share of levels valid."""
+
+LEVEL_FEATURES = 4
+"""With hop features, per level of a pair: hop cost / penalty, hop slots / K, the deadline
+margin ``(slack - slots - need) / K`` and whether it is >= 0, where ``need`` is the slots
+the layers after the block take on the next node at its peak capacity (a lower bound)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +51,10 @@ class DecisionState:
         node: the decided task's current node n; next_layer: its next layer i (1..L).
         pairs: (P, 2) int64 valid ``(block end j, next node m)``, j in ``i-1 .. L``, in
             block-major order (as :meth:`HopOptions.block_mask` and ``node_mask`` list them).
-        pair_features: (P, :data:`PAIR_FEATURES`) float32.
+        pair_features: (P, :data:`PAIR_FEATURES`) float32, plus :data:`HOP_PAIR_FEATURES`
+            columns with hop features.
         levels: the instance's number of resource levels.
+        hops: with hop features, the :class:`HopTable` of the pairs, else None.
     """
 
     x: torch.Tensor
@@ -54,10 +67,60 @@ class DecisionState:
     pairs: torch.Tensor
     pair_features: torch.Tensor
     levels: int
+    hops: HopTable | None = None
 
     @property
     def n_pairs(self) -> int:
         return int(self.pairs.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class HopTable:
+    """Per pair and level, what the physics says of the hop (hop features only).
+
+    Attributes:
+        cost: (P, levels) float16, hop cost (min over subcarriers) / penalty.
+        slots: (P, levels) uint8, hop length in slots (capped at 255).
+        need: (P,) float32, slots the layers after the block need on the next node at
+            its peak capacity.
+        slack: slots from now to the task's deadline; deadline_slots: K.
+    """
+
+    cost: np.ndarray
+    slots: np.ndarray
+    need: np.ndarray
+    slack: int
+    deadline_slots: int
+
+    def level_features(self, pair: int) -> np.ndarray:
+        """Float32 (levels, :data:`LEVEL_FEATURES`) of one pair."""
+        slots = self.slots[pair].astype(np.float32)
+        margin = (self.slack - slots - self.need[pair]) / self.deadline_slots
+        return np.stack([self.cost[pair].astype(np.float32), slots / self.deadline_slots,
+                         margin, (margin >= 0).astype(np.float32)], axis=1)
+
+
+def _hop_table(sim: OnlineSimulator, options: HopOptions, pairs: np.ndarray
+               ) -> tuple[HopTable, np.ndarray]:
+    """The :class:`HopTable` of ``pairs`` and their (P, :data:`HOP_PAIR_FEATURES`) scalars."""
+    inst = sim.instance
+    index = {int(m): k for k, m in enumerate(options.nodes)}
+    jj = pairs[:, 0] - int(options.blocks[0])
+    mm = np.array([index[int(m)] for m in pairs[:, 1]], dtype=np.int64)
+    cost = options.metrics.cost.min(axis=2)[jj, mm] / inst.penalty  # (P, V)
+    slots = np.minimum(options.metrics.slots.min(axis=2)[jj, mm], 255)
+    valid = options.valid.any(axis=2)[jj, mm]  # (P, V)
+    cycles_after = np.concatenate([np.cumsum(inst.profile.cycles[::-1])[::-1], [0.0]])
+    need = (cycles_after[pairs[:, 0]] / inst.capacity_hz[pairs[:, 1]]
+            / inst.slot_length_s).astype(np.float32)
+    slack = int(inst.task_deadline[options.task]) - options.slot
+    table = HopTable(cost.astype(np.float16), slots.astype(np.uint8), need, slack,
+                     inst.deadline_slots)
+    margin = (slack - slots - need[:, None]) / inst.deadline_slots
+    scalars = np.stack([np.where(valid, cost, np.inf).min(axis=1),
+                        np.where(valid, margin, -np.inf).max(axis=1),
+                        valid.mean(axis=1)], axis=1)
+    return table, scalars.astype(np.float32)
 
 
 def valid_pairs(options: HopOptions) -> np.ndarray:
@@ -80,20 +143,34 @@ def pair_cell(options: HopOptions, last_layer: int, next_node: int) -> np.ndarra
     return cell
 
 
-def encode(sim: OnlineSimulator) -> DecisionState:
-    """The :class:`DecisionState` of the simulator's current decision (one must be due)."""
+def pair_features(pairs: np.ndarray, next_layer: int, node: int, cycles: np.ndarray
+                  ) -> np.ndarray:
+    """Float32 (P, :data:`PAIR_FEATURES`) of any ``(block end, next node)`` pairs (P, 2)
+    of a task with ``next_layer`` on ``node``; ``cycles`` (L,): the profile's per layer."""
+    j, m = pairs[:, 0], pairs[:, 1]
+    i, n, n_layers = next_layer, node, cycles.shape[0]
+    before = np.concatenate([[0.0], np.cumsum(cycles)]) / cycles.sum()  # share in layers < l
+    return np.stack([(j - i + 1) / n_layers, j == i - 1, j == n_layers, m != n,
+                     before[j] - before[i - 1], 1.0 - before[j]], axis=1).astype(np.float32)
+
+
+def encode(sim: OnlineSimulator, hop_features: bool = False) -> DecisionState:
+    """The :class:`DecisionState` of the simulator's current decision (one must be due);
+    ``hop_features`` adds the physics of each pair's hops (beyond the paper)."""
     options = sim.options()
     data = to_pyg(observation_graph(sim))
-    n_layers = sim.instance.n_layers
     pairs = valid_pairs(options)
-    j, m = pairs[:, 0], pairs[:, 1]
     i, n = options.next_layer, options.node
-    feats = np.stack([(j - i + 1) / n_layers, j == i - 1, j == n_layers, m != n],
-                     axis=1).astype(np.float32)
+    feats = pair_features(pairs, i, n, sim.instance.profile.cycles)
+    table = None
+    if hop_features:
+        table, scalars = _hop_table(sim, options, pairs)
+        feats = np.concatenate([feats, scalars], axis=1)
     return DecisionState(x=data.x, edge_index=data.edge_index, edge_weight=data.edge_weight,
                          compute_index=data.compute_index, task_index=data.task_index,
                          node=n, next_layer=i, pairs=torch.from_numpy(pairs),
-                         pair_features=torch.from_numpy(feats), levels=sim.instance.levels)
+                         pair_features=torch.from_numpy(feats), levels=sim.instance.levels,
+                         hops=table)
 
 
 def choice_of(options: HopOptions, pair: tuple[int, int], subcarrier: int,

@@ -66,19 +66,21 @@ class EpisodeStats:
 
 
 def run_episode(instance: Instance, choose: Chooser, failure_charge: str = "deadline",
-                record: Callable[[Transition], None] | None = None) -> EpisodeStats:
+                record: Callable[[Transition], None] | None = None,
+                hop_features: bool = False) -> EpisodeStats:
     """Play one episode with ``choose`` through the online simulator; each step becomes
     a :class:`Transition` given to ``record`` (the reward is minus the cost incurred, as
-    in :class:`dcibench.env.DciEnv`). The schedule is scored by the evaluator."""
+    in :class:`dcibench.env.DciEnv`). States carry hop features when asked (for a
+    network that reads them). The schedule is scored by the evaluator."""
     sim = OnlineSimulator(instance, failure_charge=failure_charge)
-    state = encode(sim)
+    state = encode(sim, hop_features)
     total, decisions = 0.0, 0
     while True:
         action = choose(state, sim.options())
         reward = -sim.apply(action.choice)
         total += reward
         decisions += 1
-        next_state = None if sim.done else encode(sim)
+        next_state = None if sim.done else encode(sim, hop_features)
         if record is not None:
             record(transition(state, action, reward, next_state))
         if next_state is None:
