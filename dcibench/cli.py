@@ -198,7 +198,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except UnknownSolverError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from solvers.rl.family import InstanceFamily
+    from dcibench.family import InstanceFamily
 
     settings = _assignments(args.config, "--config")
     settings["seed"] = args.seed

@@ -29,6 +29,7 @@ import gymnasium
 import numpy as np
 from gymnasium.spaces import Graph, GraphInstance, MultiDiscrete
 
+from dcibench.family import InstanceFamily
 from dcibench.generator import GeneratorParams, generate
 from dcibench.graph import observation_graph, observation_space
 from dcibench.profiles import named_profile
@@ -72,7 +73,10 @@ class DciEnv(gymnasium.Env[GraphInstance, np.ndarray]):
         instance: replayed by every reset.
         generator_params: without an instance, each reset draws a fresh instance with
             these parameters and a seed from ``self.np_random``; default
-            ``GeneratorParams()``. Give an instance or parameters, not both.
+            ``GeneratorParams()``.
+        family: an :class:`~dcibench.family.InstanceFamily`: each reset draws one of its
+            training instances (seeds disjoint from every shipped set) with
+            ``self.np_random``. Give at most one of instance, parameters and family.
         invalid_action: ``"wait"`` executes the task's wait choice instead and sets
             ``info["invalid_action"]``; ``"raise"`` raises ``ValueError``.
         failure_charge: passed to :class:`~dcibench.simulator.OnlineSimulator`:
@@ -97,16 +101,21 @@ class DciEnv(gymnasium.Env[GraphInstance, np.ndarray]):
 
     def __init__(self, instance: Instance | None = None,
                  generator_params: GeneratorParams | None = None,
-                 invalid_action: str = "wait", failure_charge: str = "deadline") -> None:
+                 invalid_action: str = "wait", failure_charge: str = "deadline",
+                 family: InstanceFamily | None = None) -> None:
         if invalid_action not in INVALID_ACTION_MODES:
             raise ValueError(f"invalid_action must be one of {INVALID_ACTION_MODES}, "
                              f"got {invalid_action!r}")
-        if instance is not None and generator_params is not None:
-            raise ValueError("give an instance or generator parameters, not both")
+        if sum(x is not None for x in (instance, generator_params, family)) > 1:
+            raise ValueError("give at most one of an instance, generator parameters and a "
+                             "family")
+        self._family = family
         self.invalid_action = invalid_action
         self.failure_charge = check_failure_charge(failure_charge)
         self._instance = instance
-        self._params = generator_params if generator_params is not None else GeneratorParams()
+        self._params = (family.params(max(family.n_eds), 0) if family is not None
+                        else generator_params if generator_params is not None
+                        else GeneratorParams())
         n_layers, levels, n_nodes, n_sub, max_capacity_hz = self._dimensions()
         self.action_space: MultiDiscrete = MultiDiscrete([n_layers + 1, levels, n_nodes, n_sub])
         self.observation_space: Graph = observation_space(max_capacity_hz)
@@ -126,10 +135,12 @@ class DciEnv(gymnasium.Env[GraphInstance, np.ndarray]):
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[GraphInstance, dict[str, Any]]:
         """Start an episode: the given instance, or a fresh one drawn from ``np_random``
-        (deterministic for a seed). ``options`` is accepted and unused."""
+        (from the family, or with the generator parameters; deterministic for a seed). ``options`` is accepted and unused."""
         super().reset(seed=seed)
         instance = self._instance
-        if instance is None:
+        if self._family is not None:
+            instance = self._family.sample(self.np_random)
+        elif instance is None:
             instance_seed = int(self.np_random.integers(2 ** 32))
             instance = generate(dataclasses.replace(self._params, seed=instance_seed))
         sim = OnlineSimulator(instance, self.failure_charge)

@@ -30,7 +30,7 @@ from solvers.rl.d2qn import (
     policy_distance,
     softmax_kl,
 )
-from solvers.rl.family import InstanceFamily
+from dcibench.family import InstanceFamily
 from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.policy import D2QNPolicy
 from solvers.rl.state import DecisionState, collate, encode, pair_cell, pair_features

@@ -344,3 +344,25 @@ def test_to_pyg_converts_the_arrays() -> None:
     assert index.min() >= 0 and index.max() < nodes.shape[0]
     assert np.array_equal(index.T, links)
     assert np.array_equal(data.x.numpy(), nodes) and np.array_equal(data.edge_attr.numpy(), edges)
+
+
+def test_env_draws_training_instances_from_a_family() -> None:
+    """With a family, each reset draws one of its training instances: seeded, inside the
+    family's sizes, never with a shipped set's generator seed, and the action space
+    covers the largest N."""
+    from dcibench.family import TRAINING_SEED_BASE, InstanceFamily
+
+    family = InstanceFamily.preset("small", (2, 3), n_tasks=(2,))
+    env = DciEnv(family=family)
+    assert env.action_space.nvec[2] == 4  # next node: 0 .. max N
+    names = []
+    for seed in (1, 2, 1):
+        env.reset(seed=seed)
+        inst = env.simulator.instance
+        assert inst.n_eds in (2, 3) and inst.n_tasks == 2
+        assert inst.generator["params"]["seed"] >= TRAINING_SEED_BASE
+        assert family.fits(inst)
+        names.append(inst.name)
+    assert names[0] == names[2] != names[1]
+    with pytest.raises(ValueError, match="at most one"):
+        DciEnv(instance=env.simulator.instance, family=family)

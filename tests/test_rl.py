@@ -36,7 +36,7 @@ from solvers.rl.agent import (
     td_targets,
     transition,
 )
-from solvers.rl.family import SEEDS_PER_RUN, TRAINING_SEED_BASE, InstanceFamily
+from dcibench.family import SEEDS_PER_RUN, TRAINING_SEED_BASE, InstanceFamily
 from solvers.rl.network import NetworkConfig, PairValues, QNetwork
 from solvers.rl.state import (
     DecisionState,

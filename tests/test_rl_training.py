@@ -23,7 +23,7 @@ from dcibench.registry import make_solver
 from dcibench.runner import read_records
 from solvers.rl.agent import content_hash, load_policy
 from solvers.rl.ddqn import DDQNConfig, train
-from solvers.rl.family import InstanceFamily
+from dcibench.family import InstanceFamily
 from solvers.rl.network import NetworkConfig
 from solvers.rl.training import CONFIG_FILE, LOG_FILE, POLICY_FILE, STATE_FILE
 

@@ -105,7 +105,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from dcibench.simulator import HopOptions
 from solvers.rl.agent import Action, ReplayBatch, greedy_action, random_action, taken_q, td_targets
 from solvers.rl.ddqn import DDQNConfig, DQNLearner, epsilon_at
-from solvers.rl.family import InstanceFamily
+from dcibench.family import InstanceFamily
 from solvers.rl.network import QNetwork
 from solvers.rl.replay import ReplayBuffer, Transition
 from solvers.rl.state import DecisionState

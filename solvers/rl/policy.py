@@ -4,7 +4,7 @@ evaluator scores its schedule.
 
 Which checkpoint: ``checkpoint=PATH`` when given; else the first shipped checkpoint
 (``solvers/rl/checkpoints/<solver>/<label>/policy.pt``) whose training family fits the
-instance (:meth:`solvers.rl.family.InstanceFamily.fits`), then the ones trained earlier
+instance (:meth:`dcibench.family.InstanceFamily.fits`), then the ones trained earlier
 on demand under ``results/checkpoints/<solver>/``; when none fits, the solver says so on
 standard error and trains one first, with ``train_decisions`` decisions on the family
 the instance's own generator parameters define (never on the instance itself: training
@@ -29,7 +29,7 @@ from dcibench.simulator import Choice, HopOptions, OnlineSimulator
 from dcibench.types import Instance
 from solvers.base import OnlineSolver, SolveResult
 from solvers.rl.agent import content_hash, greedy_action, load_policy
-from solvers.rl.family import InstanceFamily
+from dcibench.family import InstanceFamily
 from solvers.rl.network import QNetwork
 from solvers.rl.state import encode
 

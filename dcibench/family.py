@@ -17,6 +17,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from dcibench.generator import GeneratorParams, generate
 from dcibench.types import Instance
 
@@ -25,6 +27,9 @@ TRAINING_SEED_BASE = 1_000_000_000
 
 SEEDS_PER_RUN = 10_000_000
 """Seeds reserved for one training seed's episodes."""
+
+MAX_RUN_SEED = 100
+"""Training seeds run 0 .. MAX_RUN_SEED - 1 (generator seeds below 2^31)."""
 
 _FREE_PARAMS = ("seed", "n_eds", "n_tasks")
 """Generator parameters that do not define a family."""
@@ -85,13 +90,19 @@ class InstanceFamily:
 
     def training_instance(self, run_seed: int, episode: int) -> Instance:
         """The instance of ``episode`` (0, 1, ...) of the training run with ``run_seed``."""
-        if not 0 <= episode < SEEDS_PER_RUN or run_seed < 0:
+        if not 0 <= episode < SEEDS_PER_RUN or not 0 <= run_seed < MAX_RUN_SEED:
             raise ValueError(f"episode {episode} / run seed {run_seed} out of range")
         seed = TRAINING_SEED_BASE + run_seed * SEEDS_PER_RUN + episode
         sizes = self.sizes()
         n_eds, n_tasks = sizes[episode % len(sizes)]
         return generate(self.params(n_eds, seed, n_tasks),
                         name=f"train-{self.name}-n{n_eds}-s{seed}")
+
+    def sample(self, rng: np.random.Generator) -> Instance:
+        """A training instance drawn with ``rng`` (a seed from the training range, any
+        training seed and episode; sizes in turn by episode): for environments."""
+        index = int(rng.integers(MAX_RUN_SEED * SEEDS_PER_RUN))
+        return self.training_instance(index // SEEDS_PER_RUN, index % SEEDS_PER_RUN)
 
     def fits(self, instance: Instance) -> bool:
         """Whether ``instance`` was generated with this family's parameters (seed, N and
