@@ -124,7 +124,7 @@ def test_spaces_follow_the_instance() -> None:
 def test_constructor_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="invalid_action"):
         DciEnv(generator_params=TINY_PARAMS, invalid_action="ignore")
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="at most one"):
         DciEnv(generate(TINY_PARAMS), generator_params=TINY_PARAMS)
     with pytest.raises(RuntimeError, match="reset"):
         DciEnv(generator_params=TINY_PARAMS).step(np.zeros(4, dtype=np.int64))
