@@ -67,6 +67,8 @@ class NetworkConfig:
     """Gaussian bumps over the level's share of peak capacity that span ``A_v``."""
     dueling: bool = False
     """Dueling head (D2QN): a state value plus valid-centred pair advantages."""
+    batch_norm: bool = True
+    """Batch normalisation after each convolution's ReLU (the paper's); False: none."""
     hop_features: bool = False
     """Beyond the paper: the head also reads each pair's hop physics (cost, length, deadline
     margin per level; :data:`solvers.rl.state.LEVEL_FEATURES`), linearly in ``A_v``."""
@@ -155,7 +157,8 @@ class QNetwork(nn.Module):
         self.config = config
         widths = (GraphLayout.N_NODE_FEATURES, *config.widths)
         self.convs = nn.ModuleList(GraphConv(a, b) for a, b in itertools.pairwise(widths))
-        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])
+        self.norms = nn.ModuleList((nn.BatchNorm1d(b) if config.batch_norm else nn.Identity())
+                                   for b in widths[1:])
         emb, mid, hid = widths[-1], widths[-2], config.head_hidden
         self.empty_block = nn.Parameter(torch.zeros(emb))
         self.w_block = nn.Linear(emb, hid, bias=False)

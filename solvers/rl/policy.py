@@ -14,6 +14,7 @@ hash.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import sys
@@ -117,8 +118,8 @@ class LearnedPolicy(OnlineSolver):
         if found is not None:
             return found
         family = instance_family(instance)
-        label = f"auto-n{instance.n_eds}-{abs(hash(json.dumps(family.to_dict(), sort_keys=True))) % 10**8:08d}"
-        out = ON_DEMAND_ROOT / self.name / label
+        digest = hashlib.sha256(json.dumps(family.to_dict(), sort_keys=True).encode())
+        out = ON_DEMAND_ROOT / self.name / f"auto-n{instance.n_eds}-{digest.hexdigest()[:10]}"
         print(f"{self.name}: no checkpoint fits {instance.name}; training one on its "
               f"generator's family (N = {instance.n_eds}, fresh seeds) for "
               f"{self.train_decisions} decisions into {out}", file=sys.stderr)

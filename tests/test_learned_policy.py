@@ -1,0 +1,105 @@
+"""Learned policies as solvers: checkpoints found by family, trained on demand when none
+fits (into the working directory's results/, never on the instance itself), and every
+schedule scored by the evaluator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dcibench.evaluator import evaluate  # noqa: E402
+from dcibench.family import TRAINING_SEED_BASE, InstanceFamily  # noqa: E402
+from dcibench.generator import GeneratorParams, generate  # noqa: E402
+from dcibench.io import load_instance  # noqa: E402
+from dcibench.registry import TRAINERS, make_solver, solver_class  # noqa: E402
+from solvers.rl.agent import content_hash  # noqa: E402
+from solvers.rl.policy import (UNTRAINED, checkpoint_folders, fitting_checkpoint,  # noqa: E402
+                               instance_family)
+
+REPO = Path(__file__).resolve().parents[1]
+LEARNED = sorted(TRAINERS)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _unshipped_instance() -> object:
+    """An instance of a family no shipped checkpoint was trained on (10 levels)."""
+    return generate(GeneratorParams(n_eds=2, n_tasks=2, levels=10, arrival_window_slots=2,
+                                    seed=5))
+
+
+def test_instance_family_is_the_instances_own_generator_setting() -> None:
+    inst = _unshipped_instance()
+    family = instance_family(inst)
+    assert family.overrides == {"levels": 10, "arrival_window_slots": 2}
+    assert family.n_eds == (2,) and family.n_tasks == (2,)
+    assert family.fits(inst)
+    drawn = family.training_instance(0, 0)
+    assert drawn.generator["params"]["seed"] >= TRAINING_SEED_BASE
+
+
+def test_on_demand_training_when_no_checkpoint_fits(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    inst = _unshipped_instance()
+    assert fitting_checkpoint("ddqn", inst) is None
+    assert solver_class("ddqn").version_for({}, str(_saved(inst, tmp_path))) == UNTRAINED
+    solver = make_solver("ddqn", train_decisions=40)
+    result = solver.solve(inst)
+    err = capsys.readouterr().err
+    assert "no checkpoint fits" in err and "40 decisions" in err
+    trained = fitting_checkpoint("ddqn", inst)
+    assert trained is not None and trained.is_relative_to(Path("results") / "checkpoints")
+    assert solver.version == content_hash(trained) == result.info["version"]
+    assert evaluate(inst, result.schedule).feasible
+    again = make_solver("ddqn", train_decisions=40).solve(inst)  # reuses it, trains nothing
+    assert "no checkpoint fits" not in capsys.readouterr().err
+    assert again.schedule == result.schedule
+
+
+def _saved(inst: object, folder: Path) -> Path:
+    from dcibench.io import save_instance
+
+    path = folder / "inst.json"
+    save_instance(inst, path)  # type: ignore[arg-type]
+    return path
+
+
+def test_a_checkpoint_for_other_subcarriers_is_refused(tmp_path: Path) -> None:
+    from solvers.rl.agent import save_policy
+    from solvers.rl.network import NetworkConfig, QNetwork
+
+    path = tmp_path / "policy.pt"
+    save_policy(path, QNetwork(NetworkConfig(n_subcarriers=4)), {})
+    with pytest.raises(ValueError, match="4 subcarriers"):
+        make_solver("ddqn", checkpoint=str(path)).solve(_unshipped_instance())
+
+
+@pytest.mark.parametrize("solver", LEARNED)
+def test_shipped_checkpoints_act_on_the_default_set(solver: str) -> None:
+    """Every learned solver ships a checkpoint that fits the default set (paper-v1) and
+    its schedules are feasible; its family covers all N of the set."""
+    folders = [f for f in checkpoint_folders(solver) if "checkpoints" in f.parts
+               and REPO in f.parents]
+    assert folders, f"{solver}: no shipped checkpoint"
+    inst = load_instance(REPO / "instances" / "paper-v1" / "p1-n5-s0.json")
+    path = fitting_checkpoint(solver, inst)
+    assert path is not None
+    for n in (5, 50):
+        assert fitting_checkpoint(solver, load_instance(
+            REPO / "instances" / "paper-v1" / f"p1-n{n}-s0.json")) == path
+    result = make_solver(solver).solve(inst)
+    assert evaluate(inst, result.schedule).feasible
+    assert result.info["version"] == content_hash(path)
+    assert path.stat().st_size < 5 * 2**20
+    family = InstanceFamily.from_dict(__import__("json").loads(
+        (path.parent / "config.json").read_text())["family"])
+    assert (path.parent / "train.jsonl").is_file()
+    assert family.fits(inst)
