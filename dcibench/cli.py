@@ -219,6 +219,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out) if args.out else (
         DEFAULT_RESULTS / "train" / f"{args.solver}-{args.family}-s{args.seed}")
+    import torch
+
+    torch.set_num_threads(args.threads)
     try:
         path = module.train(config, family, out, resume=args.resume, progress=not args.quiet,
                             device=args.device)
@@ -417,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None, help="output folder (default results/train/...)")
     t.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     t.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    t.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: a training log repeats exactly only "
+                   "with the same thread count)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 

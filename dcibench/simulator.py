@@ -319,6 +319,15 @@ class OnlineSimulator:
         twin._carried = list(self._carried)
         return twin
 
+    def failure_certain(self, tasks: np.ndarray) -> np.ndarray:
+        """Bool, shape of ``tasks`` (live task ids): the task cannot complete by its
+        deadline under any continuation (``r + physics.completion_slots_bound(...) > d``);
+        online information only, whatever ``failure_charge`` is."""
+        ready, deadline = self.task_ready_at[tasks], self.instance.task_deadline[tasks]
+        need = self.physics.completion_slots_bound(self.held_hz, ready, self.task_node[tasks],
+                                                   self.task_next_layer[tasks], deadline)
+        return ready + need > deadline
+
     def schedule(self, solver: str = "") -> Schedule:
         return Schedule(hops=tuple(self.hops), instance_name=self.instance.name, solver=solver)
 
@@ -388,10 +397,7 @@ class OnlineSimulator:
                              & ~self.task_charged & (inst.task_arrival <= self.slot))
         if ids.size == 0:
             return 0.0
-        ready, deadline = self.task_ready_at[ids], inst.task_deadline[ids]
-        need = self.physics.completion_slots_bound(self.held_hz, ready, self.task_node[ids],
-                                                   self.task_next_layer[ids], deadline)
-        doomed = ids[ready + need > deadline]
+        doomed = ids[self.failure_certain(ids)]
         self.task_charged[doomed] = True
         charged.extend(int(x) for x in doomed)
         return inst.penalty * int(doomed.size)

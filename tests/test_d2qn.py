@@ -80,7 +80,8 @@ def all_pairs(state: DecisionState) -> np.ndarray:
 
 def with_pairs(state: DecisionState, pairs: np.ndarray) -> DecisionState:
     """``state`` listing ``pairs`` instead (features as :func:`encode` computes them)."""
-    feats = pair_features(pairs, state.next_layer, state.node, named_profile("paper-8").cycles)
+    feats = pair_features(pairs, state.next_layer, state.node, named_profile("paper-8").cycles,
+                          doomed=bool(state.pair_features[0, -1]))
     return DecisionState(x=state.x, edge_index=state.edge_index, edge_weight=state.edge_weight,
                          compute_index=state.compute_index, task_index=state.task_index,
                          node=state.node, next_layer=state.next_layer,

@@ -100,7 +100,8 @@ def with_pairs(state: DecisionState, pairs: np.ndarray, options: HopOptions,
     return dataclasses.replace(
         state, pairs=torch.from_numpy(pairs),
         pair_features=torch.from_numpy(
-            pair_features(pairs, options.next_layer, options.node, cycles)))
+            pair_features(pairs, options.next_layer, options.node, cycles,
+                          doomed=bool(state.pair_features[0, -1]))))
 
 
 def grid_pairs(options: HopOptions) -> np.ndarray:

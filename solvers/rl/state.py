@@ -23,11 +23,15 @@ import torch
 from dcibench.graph import observation_graph, to_pyg
 from dcibench.simulator import Choice, HopOptions, OnlineSimulator
 
-PAIR_FEATURES = 6
+PAIR_FEATURES = 7
 """Scalars per pair, the action's own data: share of the layers computed in the hop
 ``(j - i + 1) / L``, whether it computes nothing, whether it finishes the task
-(``j = L``), whether it transfers, and the shares of the task's cycles computed in the
-block (layers i..j) and left after it (layers j+1..L): the workload ``U(t)`` stands for."""
+(``j = L``), whether it transfers, the shares of the task's cycles computed in the
+block (layers i..j) and left after it (layers j+1..L): the workload ``U(t)`` stands for;
+and whether the task's failure is already certain
+(:meth:`~dcibench.simulator.OnlineSimulator.failure_certain`), the same for every pair:
+a doomed task's decisions cannot avoid its penalty, and without the flag its states
+look like those of a task that still can."""
 
 HOP_PAIR_FEATURES = 3
 """With hop features (beyond the paper), more scalars per pair, over its valid levels:
@@ -143,15 +147,17 @@ def pair_cell(options: HopOptions, last_layer: int, next_node: int) -> np.ndarra
     return cell
 
 
-def pair_features(pairs: np.ndarray, next_layer: int, node: int, cycles: np.ndarray
-                  ) -> np.ndarray:
+def pair_features(pairs: np.ndarray, next_layer: int, node: int, cycles: np.ndarray,
+                  doomed: bool = False) -> np.ndarray:
     """Float32 (P, :data:`PAIR_FEATURES`) of any ``(block end, next node)`` pairs (P, 2)
-    of a task with ``next_layer`` on ``node``; ``cycles`` (L,): the profile's per layer."""
+    of a task with ``next_layer`` on ``node`` (``doomed``: its failure is certain);
+    ``cycles`` (L,): the profile's per layer."""
     j, m = pairs[:, 0], pairs[:, 1]
     i, n, n_layers = next_layer, node, cycles.shape[0]
     before = np.concatenate([[0.0], np.cumsum(cycles)]) / cycles.sum()  # share in layers < l
     return np.stack([(j - i + 1) / n_layers, j == i - 1, j == n_layers, m != n,
-                     before[j] - before[i - 1], 1.0 - before[j]], axis=1).astype(np.float32)
+                     before[j] - before[i - 1], 1.0 - before[j],
+                     np.full(j.shape, float(doomed))], axis=1).astype(np.float32)
 
 
 def encode(sim: OnlineSimulator, hop_features: bool = False) -> DecisionState:
@@ -161,7 +167,8 @@ def encode(sim: OnlineSimulator, hop_features: bool = False) -> DecisionState:
     data = to_pyg(observation_graph(sim))
     pairs = valid_pairs(options)
     i, n = options.next_layer, options.node
-    feats = pair_features(pairs, i, n, sim.instance.profile.cycles)
+    doomed = bool(sim.failure_certain(np.array([options.task]))[0])
+    feats = pair_features(pairs, i, n, sim.instance.profile.cycles, doomed)
     table = None
     if hop_features:
         table, scalars = _hop_table(sim, options, pairs)
