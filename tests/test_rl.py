@@ -517,3 +517,22 @@ def test_core_and_lc_never_import_torch() -> None:
 def test_learned_policy_imports_torch() -> None:
     modules = _modules_after("import solvers.rl.policy")
     assert "torch" in modules
+
+
+def test_adjacency_is_pyg_gcn_normalisation() -> None:
+    """The network's propagation equals ``D^-1/2 (A + I) D^-1/2 H`` with PyG's
+    ``gcn_norm`` on a batch of real graphs, on all rows and on a subset of rows."""
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    from solvers.rl.network import adjacency
+
+    instance = load_instance(INSTANCES / "tiny-v1" / "p1-n3-q4-s0.json")
+    states = [s for _, _, s in episode(instance, seed=2)][:5]
+    batch = collate(states)
+    n = batch.x.shape[0]
+    (source, target), weight = gcn_norm(batch.edge_index, batch.edge_weight, num_nodes=n)
+    dense = torch.zeros(n, n).index_put_((target, source), weight, accumulate=True)
+    h = torch.randn(n, 7, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(adjacency(batch).apply(h), dense @ h, atol=1e-6)
+    rows = torch.tensor([3, 0, n - 1])
+    assert torch.allclose(adjacency(batch, rows).apply(h), (dense @ h)[rows], atol=1e-6)

@@ -52,7 +52,8 @@ class Action:
 def greedy_action(net: QNetwork, state: DecisionState, options: HopOptions,
                   device: torch.device | str = "cpu") -> Action:
     """The network's best valid action (eval mode, no gradient)."""
-    net.eval()
+    if net.training:
+        net.eval()
     with torch.no_grad():
         out = net(collate([state], device))
         pair = int(torch.argmax(out.q))

@@ -3,9 +3,9 @@
 **Trunk** (the paper's, Section 5.1): three graph convolutions of widths 64, 128 and 256,
 each followed by ReLU and then batch normalisation, over the observation graph. A
 convolution is Eq. (11), ``H' = D^-1/2 (A + I) D^-1/2 H W + b``, with the graph's edge
-weights as ``A`` and PyG's ``gcn_norm`` (in-degree, self-loops of weight 1). The
-normalised adjacency is built **once per batch** and reused by the three layers (PyG's
-``GCNConv`` would renormalise in every layer); each layer aggregates on its narrower side
+weights as ``A``, normalised as PyG's ``gcn_norm`` does (in-degree, self-loops of weight
+1). The normalised adjacency is built **once per batch** and reused by the three layers
+(PyG's ``GCNConv`` would renormalise in every layer); each layer aggregates on its narrower side
 (``(A H) W`` when widening), which is the same product. The third layer is computed only
 on the rows the head reads: the compute nodes and the decided task's layers. That is
 exact for the convolution; its batch normalisation, by definition here, takes its batch
@@ -41,13 +41,13 @@ advantages centred over the state's valid pairs only.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from dcibench.graph import GraphLayout
 from solvers.rl.state import HOP_PAIR_FEATURES, LEVEL_FEATURES, PAIR_FEATURES, GraphBatch
@@ -90,11 +90,11 @@ class GraphConv(nn.Module):
         self.lin = nn.Linear(d_in, d_out, bias=False)
         self.bias = nn.Parameter(torch.zeros(d_out))
 
-    def forward(self, h: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
-        """``h`` (V_in, d_in), ``adjacency`` sparse (V_out, V_in) -> (V_out, d_out)."""
+    def forward(self, h: torch.Tensor, adjacency: Adjacency) -> torch.Tensor:
+        """``h`` (V_in, d_in) on an :class:`Adjacency` to V_out rows -> (V_out, d_out)."""
         if self.lin.in_features <= self.lin.out_features:
-            return self.lin(torch.sparse.mm(adjacency, h)) + self.bias
-        return torch.sparse.mm(adjacency, self.lin(h)) + self.bias
+            return self.lin(adjacency.apply(h)) + self.bias
+        return adjacency.apply(self.lin(h)) + self.bias
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,26 +106,56 @@ class PairValues:
     hidden: torch.Tensor
 
 
-def normalised_edges(batch: GraphBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(edge_index (2, E'), weight (E',))`` of ``D^-1/2 (A + I) D^-1/2`` (PyG's
-    ``gcn_norm``: self-loops added, in-degree normalisation)."""
-    return gcn_norm(batch.edge_index, batch.edge_weight, num_nodes=batch.x.shape[0])
+@dataclass(frozen=True, eq=False)
+class Adjacency:
+    """``D^-1/2 (A + I) D^-1/2`` (Eq. 11) on some target rows, as edge lists: ``A`` holds
+    the graph's edge weights, ``D`` its in-degrees plus the self-loops' 1 (PyG's
+    ``gcn_norm``; a test checks they agree). Message passing is a gather and an
+    ``index_add``, so no sparse tensor is built or coalesced per forward pass.
+
+    Attributes:
+        source, target, weight: (E,) edges, ``target`` a position among the output rows.
+        loop_rows, loop_weight: (V_out,) each output row's own input row and ``1 / d``.
+    """
+
+    source: torch.Tensor
+    target: torch.Tensor
+    weight: torch.Tensor
+    loop_rows: torch.Tensor
+    loop_weight: torch.Tensor
+
+    def apply(self, h: torch.Tensor) -> torch.Tensor:
+        """(V_out, d): the normalised adjacency times ``h`` (V, d)."""
+        out = h[self.loop_rows] * self.loop_weight[:, None]
+        return out.index_add(0, self.target, h[self.source] * self.weight[:, None])
 
 
-def sparse_adjacency(edges: tuple[torch.Tensor, torch.Tensor], n_nodes: int,
-                     rows: torch.Tensor | None = None) -> torch.Tensor:
-    """Sparse (V_out, n_nodes) adjacency ``[target, source]`` of normalised ``edges``;
-    ``rows`` keeps only those target rows (in that order), else all."""
-    (source, target), weight = edges
-    n_out = n_nodes
-    if rows is not None:
-        position = torch.full((n_nodes,), -1, dtype=torch.long, device=rows.device)
-        position[rows] = torch.arange(rows.shape[0], device=rows.device)
-        keep = position[target] >= 0
-        source, target, weight = source[keep], position[target[keep]], weight[keep]
-        n_out = rows.shape[0]
-    return torch.sparse_coo_tensor(torch.stack([target, source]), weight, (n_out, n_nodes),
-                                   check_invariants=False).coalesce()
+def adjacency(batch: GraphBatch, rows: torch.Tensor | None = None) -> Adjacency:
+    """The normalised adjacency of ``batch``; ``rows`` keeps only those target rows (in
+    that order), else all."""
+    n = batch.x.shape[0]
+    source, target = batch.edge_index[0], batch.edge_index[1]
+    weight = batch.edge_weight
+    degree = torch.ones(n, dtype=weight.dtype, device=weight.device).index_add(0, target, weight)
+    inv_sqrt = degree.rsqrt()
+    norm = inv_sqrt[source] * weight * inv_sqrt[target]
+    loop = inv_sqrt * inv_sqrt
+    if rows is None:
+        return Adjacency(source, target, norm, torch.arange(n, device=weight.device), loop)
+    position = torch.full((n,), -1, dtype=torch.long, device=rows.device)
+    position[rows] = torch.arange(rows.shape[0], device=rows.device)
+    keep = position[target] >= 0
+    return Adjacency(source[keep], position[target[keep]], norm[keep], rows, loop[rows])
+
+
+@functools.lru_cache(maxsize=16)
+def _level_bumps(levels: int, basis: int) -> torch.Tensor:
+    """See :meth:`QNetwork.level_features` (computed once per pair of sizes; read-only)."""
+    share = torch.arange(1, levels + 1, dtype=torch.float32)[:, None] / levels
+    x = 1.0 + torch.log(share) / math.log(100.0)
+    centres = torch.linspace(0.0, 1.0, basis)[None, :]
+    width = 1.0 / max(basis - 1, 1)
+    return torch.exp(-0.5 * ((x - centres) / width) ** 2)
 
 
 def segment_max(values: torch.Tensor, segment: torch.Tensor, n_segments: int
@@ -187,13 +217,12 @@ class QNetwork(nn.Module):
         n_graphs = batch.n_graphs
         n_compute = batch.compute_index.shape[0]
         read = torch.cat([batch.compute_index, batch.task_index.reshape(-1)])
-        edges = normalised_edges(batch)
-        full = sparse_adjacency(edges, batch.x.shape[0])
+        full = adjacency(batch)
         h = batch.x
         for conv, norm in zip(self.convs[:-1], self.norms[:-1]):
             h = norm(torch.relu(conv(h, full)))
         pooled_mid = segment_mean(h, batch.graph_of_node, n_graphs)
-        h = self.norms[-1](torch.relu(self.convs[-1](h, sparse_adjacency(edges, h.shape[0], read))))
+        h = self.norms[-1](torch.relu(self.convs[-1](h, adjacency(batch, read))))
         h_compute, h_task = h[:n_compute], h[n_compute:]
         pooled = torch.cat([pooled_mid, segment_mean(h_compute, batch.graph_of_compute,
                                                      n_graphs)], dim=1)
@@ -223,12 +252,7 @@ class QNetwork(nn.Module):
         """(levels, level_basis): the bumps ``phi_k`` at levels v = 1..levels, centred
         evenly on ``x = 1 + log(v / levels) / log(100)`` in [0, 1] (shares 1% .. 100%),
         width one spacing; shares below 1% read x < 0."""
-        k = self.config.level_basis
-        share = torch.arange(1, levels + 1, dtype=torch.float32)[:, None] / levels
-        x = 1.0 + torch.log(share) / math.log(100.0)
-        centres = torch.linspace(0.0, 1.0, k)[None, :]
-        width = 1.0 / max(k - 1, 1)
-        return torch.exp(-0.5 * ((x - centres) / width) ** 2)
+        return _level_bumps(levels, self.config.level_basis)
 
     def cell_advantages(self, hidden: torch.Tensor, levels: int,
                         hop_levels: torch.Tensor | None = None) -> torch.Tensor:

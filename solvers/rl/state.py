@@ -222,6 +222,8 @@ class GraphBatch:
 
 def collate(states: list[DecisionState], device: torch.device | str = "cpu") -> GraphBatch:
     """Stack ``states`` into one :class:`GraphBatch` on ``device``."""
+    if len(states) == 1 and str(device) == "cpu":
+        return _single(states[0])
     n_nodes = torch.tensor([s.x.shape[0] for s in states])
     n_pairs = torch.tensor([s.n_pairs for s in states])
     node_offset = torch.cumsum(n_nodes, 0) - n_nodes
@@ -257,3 +259,18 @@ def collate(states: list[DecisionState], device: torch.device | str = "cpu") -> 
         return batch
     return GraphBatch(**{k: (v.to(device) if isinstance(v, torch.Tensor) else v)
                          for k, v in batch.__dict__.items()})
+
+
+def _single(state: DecisionState) -> GraphBatch:
+    """:func:`collate` of one state (no offsets: the acting path, kept fast)."""
+    n_pairs = state.n_pairs
+    return GraphBatch(
+        x=state.x, edge_index=state.edge_index, edge_weight=state.edge_weight,
+        graph_of_node=torch.zeros(state.x.shape[0], dtype=torch.long),
+        compute_index=state.compute_index,
+        graph_of_compute=torch.zeros(state.compute_index.shape[0], dtype=torch.long),
+        task_index=state.task_index[None, :], node_row=torch.tensor([state.node]),
+        pair_graph=torch.zeros(n_pairs, dtype=torch.long), pair_block=state.pairs[:, 0],
+        pair_next_layer=torch.full((n_pairs,), state.next_layer, dtype=torch.long),
+        pair_node_row=state.pairs[:, 1], pair_features=state.pair_features,
+        pair_offset=torch.zeros(1, dtype=torch.long), n_graphs=1)
