@@ -15,10 +15,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 
+from dcibench.family import InstanceFamily
 from solvers.rl import cerl
 from solvers.rl.agent import ReplayBatch, random_action, taken_q, td_targets
 from solvers.rl.cerl import CERLConfig, Population, SeparableCEM, evaluate_population, fitness_of
-from dcibench.family import InstanceFamily
 from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.replay import Transition
 from solvers.rl.training import LOG_FILE, run_episode

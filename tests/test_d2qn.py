@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from dcibench.evaluator import evaluate
+from dcibench.family import InstanceFamily
 from dcibench.io import load_instance
 from dcibench.profiles import named_profile
 from dcibench.registry import make_solver
@@ -30,7 +31,6 @@ from solvers.rl.d2qn import (
     policy_distance,
     softmax_kl,
 )
-from dcibench.family import InstanceFamily
 from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.policy import D2QNPolicy
 from solvers.rl.state import DecisionState, collate, encode, pair_cell, pair_features

@@ -16,8 +16,7 @@ from dcibench.generator import GeneratorParams, generate  # noqa: E402
 from dcibench.io import load_instance  # noqa: E402
 from dcibench.registry import TRAINERS, make_solver, solver_class  # noqa: E402
 from solvers.rl.agent import content_hash  # noqa: E402
-from solvers.rl.policy import (UNTRAINED, checkpoint_folders, fitting_checkpoint,  # noqa: E402
-                               instance_family)
+from solvers.rl.policy import UNTRAINED, checkpoint_folders, fitting_checkpoint, instance_family  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 LEARNED = sorted(TRAINERS)

@@ -21,6 +21,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from dcibench.family import SEEDS_PER_RUN, TRAINING_SEED_BASE, InstanceFamily
 from dcibench.generator import GeneratorParams, generate
 from dcibench.io import instance_hash, load_instance
 from dcibench.simulator import HopOptions, OnlineSimulator
@@ -36,7 +37,6 @@ from solvers.rl.agent import (
     td_targets,
     transition,
 )
-from dcibench.family import SEEDS_PER_RUN, TRAINING_SEED_BASE, InstanceFamily
 from solvers.rl.network import NetworkConfig, PairValues, QNetwork
 from solvers.rl.state import (
     DecisionState,

@@ -18,12 +18,12 @@ torch = pytest.importorskip("torch")
 import solvers.rl.ddqn as ddqn_module
 from dcibench.cli import main
 from dcibench.evaluator import evaluate
+from dcibench.family import InstanceFamily
 from dcibench.io import load_instance
 from dcibench.registry import make_solver
 from dcibench.runner import read_records
 from solvers.rl.agent import content_hash, load_policy
 from solvers.rl.ddqn import DDQNConfig, train
-from dcibench.family import InstanceFamily
 from solvers.rl.network import NetworkConfig
 from solvers.rl.training import CONFIG_FILE, LOG_FILE, POLICY_FILE, STATE_FILE
 

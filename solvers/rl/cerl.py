@@ -102,10 +102,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
+from dcibench.family import InstanceFamily
 from dcibench.simulator import HopOptions
 from solvers.rl.agent import Action, ReplayBatch, greedy_action, random_action, taken_q, td_targets
 from solvers.rl.ddqn import DDQNConfig, DQNLearner, epsilon_at
-from dcibench.family import InstanceFamily
 from solvers.rl.network import QNetwork
 from solvers.rl.replay import ReplayBuffer, Transition
 from solvers.rl.state import DecisionState

@@ -79,10 +79,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from dcibench.family import InstanceFamily
 from dcibench.simulator import HopOptions
 from solvers.rl.agent import Action, greedy_action, random_action
 from solvers.rl.ddqn import DDQNConfig, DQNLearner, epsilon_at
-from dcibench.family import InstanceFamily
 from solvers.rl.network import NetworkConfig, QNetwork, segment_max
 from solvers.rl.replay import ReplayBuffer, Transition
 from solvers.rl.state import DecisionState, collate

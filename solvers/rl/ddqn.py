@@ -37,9 +37,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from dcibench.family import InstanceFamily
 from dcibench.simulator import HopOptions
 from solvers.rl.agent import Action, ReplayBatch, greedy_action, random_action, taken_q, td_targets
-from dcibench.family import InstanceFamily
 from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.replay import ReplayBuffer, Transition
 from solvers.rl.state import DecisionState

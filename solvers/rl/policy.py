@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from dcibench.family import InstanceFamily
 from dcibench.generator import GeneratorParams
 from dcibench.io import load_instance
 from dcibench.simulator import Choice, HopOptions, OnlineSimulator
 from dcibench.types import Instance
 from solvers.base import OnlineSolver, SolveResult
 from solvers.rl.agent import content_hash, greedy_action, load_policy
-from dcibench.family import InstanceFamily
 from solvers.rl.network import QNetwork
 from solvers.rl.state import encode
 

@@ -35,10 +35,10 @@ import numpy as np
 import torch
 
 from dcibench.evaluator import evaluate
+from dcibench.family import InstanceFamily
 from dcibench.simulator import HopOptions, OnlineSimulator
 from dcibench.types import Instance
 from solvers.rl.agent import Action, save_policy, transition
-from dcibench.family import InstanceFamily
 from solvers.rl.network import QNetwork
 from solvers.rl.replay import Transition
 from solvers.rl.state import DecisionState, encode
