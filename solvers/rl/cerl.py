@@ -103,12 +103,10 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from dcibench.family import InstanceFamily
-from dcibench.simulator import HopOptions
-from solvers.rl.agent import Action, ReplayBatch, greedy_action, random_action, taken_q, td_targets
-from solvers.rl.ddqn import DDQNConfig, DQNLearner, epsilon_at
+from solvers.rl.agent import ReplayBatch, greedy_action, taken_q, td_targets
+from solvers.rl.ddqn import DDQNConfig, DQNLearner, epsilon_at, epsilon_greedy
 from solvers.rl.network import QNetwork
 from solvers.rl.replay import ReplayBuffer, Transition
-from solvers.rl.state import DecisionState
 from solvers.rl.training import EpisodeStats, TrainingSession, run_episode, seeded
 
 DEPLOY = ("agent", "elite")
@@ -344,8 +342,7 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
     session = TrainingSession(out, "cerl", config.to_dict(), family, config.total_decisions,
                               resume, progress)
     rng = seeded(config.seed)
-    learner = DQNLearner(config.network, config.learning_rate, config.gamma,
-                         config.reward_scale, config.loss, config.max_grad_norm, device)
+    learner = DQNLearner.from_config(config, device)
     replay = ReplayBuffer(config.buffer_size)
     cem = SeparableCEM(parameters_to_vector(learner.online.parameters()).detach(),
                        config.population_size // 2, config.sigma_init, config.damping_init,
@@ -378,22 +375,17 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
         replay.add(step)
         session.decisions += 1
 
-    def choose(state: DecisionState, options: HopOptions) -> Action:
-        if rng.random() < epsilon_at(config, session.decisions):
-            return random_action(state, options, rng)
-        return greedy_action(learner.online, state, options, device)
+    choose = epsilon_greedy(learner, config, session, rng, device)
 
     def record(step: Transition) -> None:
         nonlocal agent_decisions
         replay.add(step)
         session.decisions += 1
         agent_decisions += 1
-        if (session.decisions >= config.learning_starts
-                and agent_decisions % config.train_every == 0):
-            losses.append(learner.update(replay.sample(config.batch_size, rng)))
-            session.updates += 1
-            if session.updates % config.target_update_every == 0:
-                learner.sync_target()
+        loss = learner.learn_if_due(replay, session, config, rng,
+                                    agent_decisions % config.train_every == 0)
+        if loss is not None:
+            losses.append(loss)
 
     while not session.done:
         facts: dict[str, Any] = dict.fromkeys(LOG_KEYS)

@@ -243,8 +243,7 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
     session = TrainingSession(out, "d2qn", config.to_dict(), family, config.total_decisions,
                               resume, progress)
     rng = seeded(config.seed)
-    learner = DQNLearner(config.network, config.learning_rate, config.gamma,
-                         config.reward_scale, config.loss, config.max_grad_norm, device)
+    learner = DQNLearner.from_config(config, device)
     replay = ReplayBuffer(config.buffer_size)
     noise = ParameterNoise(learner.online, config.initial_sigma, config.adaption_coefficient,
                            config.seed)
@@ -264,12 +263,10 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
     def record(step: Transition) -> None:
         replay.add(step)
         session.decisions += 1
-        if (session.decisions >= config.learning_starts
-                and session.decisions % config.train_every == 0):
-            losses.append(learner.update(replay.sample(config.batch_size, rng)))
-            session.updates += 1
-            if session.updates % config.target_update_every == 0:
-                learner.sync_target()
+        loss = learner.learn_if_due(replay, session, config, rng,
+                                    session.decisions % config.train_every == 0)
+        if loss is not None:
+            losses.append(loss)
         if session.decisions % config.adapt_every == 0:
             states = [t.state for t in replay.sample(config.distance_states, rng)]
             distance, threshold = noise.adapt(learner.online, states,

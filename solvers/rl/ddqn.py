@@ -43,7 +43,7 @@ from solvers.rl.agent import Action, ReplayBatch, greedy_action, random_action, 
 from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.replay import ReplayBuffer, Transition
 from solvers.rl.state import DecisionState
-from solvers.rl.training import TrainingSession, run_episode, seeded
+from solvers.rl.training import Chooser, TrainingSession, run_episode, seeded
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,26 @@ class DQNLearner:
         self.gamma, self.reward_scale, self.max_grad_norm = gamma, reward_scale, max_grad_norm
         self.loss_fn = nn.SmoothL1Loss() if loss == "huber" else nn.MSELoss()
 
+    @classmethod
+    def from_config(cls, config: DDQNConfig, device: torch.device | str = "cpu"
+                    ) -> DQNLearner:
+        return cls(config.network, config.learning_rate, config.gamma, config.reward_scale,
+                   config.loss, config.max_grad_norm, device)
+
+    def learn_if_due(self, replay: ReplayBuffer, session: TrainingSession,
+                     config: DDQNConfig, rng: np.random.Generator, due: bool) -> float | None:
+        """After a decision: when ``due`` (its decision count is a multiple of
+        ``train_every``) and ``learning_starts`` decisions are in, one gradient update on
+        a replay batch, counted in ``session``, and a target copy every
+        ``target_update_every`` updates. Returns the update's loss, or None."""
+        if not due or session.decisions < config.learning_starts:
+            return None
+        loss = self.update(replay.sample(config.batch_size, rng))
+        session.updates += 1
+        if session.updates % config.target_update_every == 0:
+            self.sync_target()
+        return loss
+
     def update(self, batch: list[Transition]) -> float:
         """One gradient step on ``batch``; returns the loss."""
         collated = ReplayBatch.of(batch, self.device)
@@ -158,6 +178,20 @@ class DQNLearner:
         self.optimizer.load_state_dict(state["optimizer"])
 
 
+def epsilon_greedy(learner: DQNLearner, config: DDQNConfig, session: TrainingSession,
+                   rng: np.random.Generator, device: torch.device | str = "cpu") -> Chooser:
+    """DDQN's exploring policy: a random valid action with probability
+    :func:`epsilon_at` (of the session's decisions so far), else the online network's
+    best valid action."""
+
+    def choose(state: DecisionState, options: HopOptions) -> Action:
+        if rng.random() < epsilon_at(config, session.decisions):
+            return random_action(state, options, rng)
+        return greedy_action(learner.online, state, options, device)
+
+    return choose
+
+
 def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
           resume: bool = False, progress: bool = True, device: str = "cpu") -> Path:
     """Train DDQN on instances drawn from ``family``; returns the policy checkpoint.
@@ -165,8 +199,7 @@ def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
     session = TrainingSession(out, "ddqn", config.to_dict(), family, config.total_decisions,
                               resume, progress)
     rng = seeded(config.seed)
-    learner = DQNLearner(config.network, config.learning_rate, config.gamma,
-                         config.reward_scale, config.loss, config.max_grad_norm, device)
+    learner = DQNLearner.from_config(config, device)
     replay = ReplayBuffer(config.buffer_size)
     if session.saved is not None:
         learner.load_state_dict(session.saved["learner"])
@@ -174,21 +207,15 @@ def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
         rng.bit_generator.state = session.saved["rng"]
         torch.set_rng_state(session.saved["torch_rng"])
     losses: list[float] = []
-
-    def choose(state: DecisionState, options: HopOptions) -> Action:
-        if rng.random() < epsilon_at(config, session.decisions):
-            return random_action(state, options, rng)
-        return greedy_action(learner.online, state, options, device)
+    choose = epsilon_greedy(learner, config, session, rng, device)
 
     def record(step: Transition) -> None:
         replay.add(step)
         session.decisions += 1
-        if (session.decisions >= config.learning_starts
-                and session.decisions % config.train_every == 0):
-            losses.append(learner.update(replay.sample(config.batch_size, rng)))
-            session.updates += 1
-            if session.updates % config.target_update_every == 0:
-                learner.sync_target()
+        loss = learner.learn_if_due(replay, session, config, rng,
+                                    session.decisions % config.train_every == 0)
+        if loss is not None:
+            losses.append(loss)
 
     while not session.done:
         instance = family.training_instance(config.seed, session.episode)
