@@ -94,7 +94,7 @@ def run_rl_benchmarks(sizes: tuple[int, ...] = (5, 10, 50), batch_sizes: tuple[i
             yield (f"decision latency, N={n}: {lat['wall_ms']:.2f} ms wall, {lat['cpu_ms']:.2f} "
                    f"ms CPU (encode {lat['encode_ms']:.2f} ms), median of "
                    f"{lat['decisions']} decisions, 1 thread")
-        for n in (sizes[1], sizes[-1]) if len(sizes) > 1 else sizes:
+        for n in sorted({sizes[min(1, len(sizes) - 1)], sizes[-1]}):  # N = 10 and 50
             for b in batch_sizes:
                 yield (f"one DDQN update, N={n}, batch {b}: {update_cost(n, b, repeats):.1f} ms "
                        f"(median of {repeats}, 1 thread)")
