@@ -108,8 +108,9 @@ def test_rl_benchmark_reports_latency_and_update_cost() -> None:
     """``bench --rl`` runs end to end (tiny sizes here) and reports every figure."""
     from solvers.rl.bench import run_rl_benchmarks
 
-    lines = list(run_rl_benchmarks(sizes=(2, 3, 4), batch_sizes=(4,), repeats=1))
+    lines = list(run_rl_benchmarks(sizes=(2, 3, 4), batch_sizes=(4,), repeats=1,
+                                   train_sizes=(2,), train_budget=80))
     assert [line.split(",")[0] for line in lines] == ["decision latency"] * 3 + [
-        "one DDQN update"] * 2
-    assert all(" ms" in line and "1 thread" in line for line in lines)
+        "one DDQN update"] * 2 + ["D2QN training episode", "CERL epoch"]
+    assert all((" ms" in line or " s " in line) and "1 thread" in line for line in lines)
     assert torch.get_num_threads() == 1  # restored (the fixture's value)

@@ -1,5 +1,6 @@
-"""Speed of the learned solvers on one CPU thread: decision latency of a policy and the
-cost of one gradient update (``python -m dcibench bench --rl``).
+"""Speed of the learned solvers on one CPU thread: decision latency of a policy, the cost
+of one gradient update, D2QN's cost per training episode and one CERL epoch at the
+paper's defaults (``python -m dcibench bench --rl``).
 
 The shared machine is noisy: each figure is a median over many decisions or repeats.
 Latency is what a deployed policy spends per decision: building the observation and the
@@ -11,19 +12,24 @@ so an untrained network of the default sizes stands in for a trained one.
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from dcibench.generator import GeneratorParams, generate
+from dcibench.runner import read_records
 from dcibench.simulator import OnlineSimulator
 from solvers.rl.agent import greedy_action, random_action, transition
 from solvers.rl.ddqn import DDQNConfig, DQNLearner
 from solvers.rl.network import QNetwork
 from solvers.rl.replay import Transition
 from solvers.rl.state import encode
+from solvers.rl.training import LOG_FILE
 
 
 def decision_latency(n_eds: int, episodes: int = 3, seed: int = 1) -> dict[str, float]:
@@ -83,8 +89,32 @@ def update_cost(n_eds: int, batch_size: int, repeats: int = 7) -> float:
     return 1e3 * statistics.median(times)
 
 
+def training_costs(n_eds: int, budget: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One training run of D2QN and one of CERL (paper defaults: k = 50, J = 64, H = 1)
+    on the paper family at size ``n_eds`` with learning from the first decisions on and
+    a budget of ``budget`` decisions: ``(D2QN's second episode's log line with its
+    seconds, CERL's first generation's log line)``."""
+    from dcibench.family import InstanceFamily
+    from solvers.rl import cerl, d2qn
+
+    family = InstanceFamily.preset("paper", (n_eds,))
+    with tempfile.TemporaryDirectory() as tmp:
+        d2qn.train(d2qn.D2QNConfig(total_decisions=budget, learning_starts=32), family,
+                   Path(tmp) / "d2qn", progress=False)
+        lines = read_records(Path(tmp) / "d2qn" / LOG_FILE)
+        episode = dict(lines[min(1, len(lines) - 1)])
+        episode["seconds"] = episode["wall_time_s"] - (lines[0]["wall_time_s"]
+                                                       if len(lines) > 1 else 0.0)
+        cerl.train(cerl.CERLConfig(total_decisions=budget, learning_starts=32), family,
+                   Path(tmp) / "cerl", progress=False)
+        generations = [r for r in read_records(Path(tmp) / "cerl" / LOG_FILE)
+                       if r["generation"]]
+    return episode, (generations[0] if generations else {})
+
+
 def run_rl_benchmarks(sizes: tuple[int, ...] = (5, 10, 50), batch_sizes: tuple[int, ...] = (32, 64),
-                      repeats: int = 7) -> Iterator[str]:
+                      repeats: int = 7, train_sizes: tuple[int, ...] = (10, 50),
+                      train_budget: int = 600) -> Iterator[str]:
     """Yield report lines, all on one torch thread."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -98,5 +128,17 @@ def run_rl_benchmarks(sizes: tuple[int, ...] = (5, 10, 50), batch_sizes: tuple[i
             for b in batch_sizes:
                 yield (f"one DDQN update, N={n}, batch {b}: {update_cost(n, b, repeats):.1f} ms "
                        f"(median of {repeats}, 1 thread)")
+        for n in train_sizes:
+            episode, generation = training_costs(n, train_budget)
+            yield (f"D2QN training episode, N={n}: {episode['seconds']:.1f} s for "
+                   f"{episode['decisions']} decisions (1 thread)")
+            if generation:
+                total = sum(generation[k] for k in ("wall_fitness_s", "wall_elites_s",
+                                                    "wall_agent_s"))
+                yield (f"CERL epoch, N={n}, k=50, J=64: {total:.1f} s (fitness "
+                       f"{generation['wall_fitness_s']:.1f} s, elites "
+                       f"{generation['wall_elites_s']:.1f} s for {generation['elite_decisions']} "
+                       f"decisions, agent {generation['wall_agent_s']:.1f} s for "
+                       f"{generation['decisions']} decisions; 1 thread)")
     finally:
         torch.set_num_threads(threads)
