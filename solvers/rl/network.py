@@ -150,7 +150,13 @@ def adjacency(batch: GraphBatch, rows: torch.Tensor | None = None) -> Adjacency:
 
 @functools.lru_cache(maxsize=16)
 def _level_bumps(levels: int, basis: int) -> torch.Tensor:
-    """See :meth:`QNetwork.level_features` (computed once per pair of sizes; read-only)."""
+    """See :meth:`QNetwork.level_features` (computed once per pair of sizes; read-only;
+    a normal tensor even when first asked for under ``torch.inference_mode``)."""
+    with torch.inference_mode(False):
+        return _bumps(levels, basis)
+
+
+def _bumps(levels: int, basis: int) -> torch.Tensor:
     share = torch.arange(1, levels + 1, dtype=torch.float32)[:, None] / levels
     x = 1.0 + torch.log(share) / math.log(100.0)
     centres = torch.linspace(0.0, 1.0, basis)[None, :]

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from dcibench.family import InstanceFamily
 from dcibench.generator import GeneratorParams
@@ -143,9 +142,8 @@ class LearnedPolicy(OnlineSolver):
 
     def choose(self, sim: OnlineSimulator, options: HopOptions,
                rng: np.random.Generator) -> Choice:
-        with torch.inference_mode():
-            state = encode(sim, self._net.config.hop_features)
-            return greedy_action(self._net, state, options, self.device).choice
+        state = encode(sim, self._net.config.hop_features)
+        return greedy_action(self._net, state, options, self.device).choice
 
 
 class DDQNPolicy(LearnedPolicy):
