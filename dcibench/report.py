@@ -296,22 +296,37 @@ def plot_resource_use(solver: str, instance_path: Path, seed: int, path: Path) -
     return _save(plt, fig, path, tight=False)
 
 
-def plot_training_curves(logs: Sequence[Path], path: Path) -> Path:
-    """Episodic return against training steps, one line per log (Figure 4). A log is a
-    JSON-lines file of ``{"solver", "step", "episodic_return"}`` records."""
+def plot_training_curves(logs: Sequence[Path], path: Path, window: int = 10) -> Path:
+    """The evaluator's objective of the training episodes against training decisions, one
+    panel per N (the paper's Figure 4), one line per log and solver: the running mean
+    over ``window`` episodes of that N. A log is a JSON-lines file of ``{"solver",
+    "step", "objective"}`` records (``n_eds`` optional: one panel when absent; older
+    logs with ``episodic_return`` only are drawn as minus it)."""
     import pandas as pd
 
     from dcibench.runner import read_records
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    frames = []
     for log in logs:
         frame = pd.DataFrame(read_records(log))
-        for solver, group in frame.groupby("solver"):
-            ax.plot(group.step, group.episodic_return, label=f"{solver} ({Path(log).stem})")
-    ax.set(xlabel="training step", ylabel="episodic return (- objective)")
-    ax.grid(alpha=0.3)
-    ax.legend()
+        if "objective" not in frame:
+            frame["objective"] = -frame["episodic_return"]
+        frame["n_eds"] = frame["n_eds"] if "n_eds" in frame else 0
+        frame["log"] = Path(log).parent.name if Path(log).name == "train.jsonl" \
+            else Path(log).stem
+        frames.append(frame)
+    data = pd.concat(frames, ignore_index=True)
+    sizes = sorted(data["n_eds"].unique())
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4 * len(sizes), 3.6), squeeze=False)
+    for ax, n in zip(axes[0], sizes):
+        for (log, solver), group in data[data["n_eds"] == n].groupby(["log", "solver"]):
+            smooth = group["objective"].rolling(window, min_periods=1).mean()
+            ax.plot(group["step"], smooth, label=f"{solver} ({log})")
+        ax.set(xlabel="training decisions", title=f"N = {n}" if n else "",
+               ylabel="objective (system cost + penalties)" if ax is axes[0][0] else "")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize="small")
     return _save(plt, fig, path)
 
 
