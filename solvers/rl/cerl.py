@@ -104,10 +104,10 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from dcibench.family import InstanceFamily
 from solvers.rl.agent import ReplayBatch, greedy_action, taken_q, td_targets
-from solvers.rl.ddqn import DDQNConfig, DQNLearner, epsilon_at, epsilon_greedy
+from solvers.rl.ddqn import DDQNConfig, DQNRun, epsilon_at, epsilon_greedy
 from solvers.rl.network import QNetwork
-from solvers.rl.replay import ReplayBuffer, Transition
-from solvers.rl.training import EpisodeStats, TrainingSession, run_episode, seeded
+from solvers.rl.replay import Transition
+from solvers.rl.training import EpisodeStats, run_episode
 
 DEPLOY = ("agent", "elite")
 
@@ -339,11 +339,8 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
           resume: bool = False, progress: bool = True, device: str = "cpu") -> Path:
     """Train CERL on instances drawn from ``family``; returns the policy checkpoint.
     Resumable: ``resume=True`` continues the run saved in ``out``."""
-    session = TrainingSession(out, "cerl", config.to_dict(), family, config.total_decisions,
-                              resume, progress)
-    rng = seeded(config.seed)
-    learner = DQNLearner.from_config(config, device)
-    replay = ReplayBuffer(config.buffer_size)
+    run = DQNRun.start("cerl", config, family, out, resume, progress, device)
+    session, rng, learner, replay = run.session, run.rng, run.learner, run.replay
     cem = SeparableCEM(parameters_to_vector(learner.online.parameters()).detach(),
                        config.population_size // 2, config.sigma_init, config.damping_init,
                        config.damping_limit, config.damping_decay)
@@ -353,14 +350,10 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
     actor = copy.deepcopy(learner.online)
     generation = agent_decisions = instances = 0
     best: tuple[torch.Tensor, Buffers] | None = None
-    if session.saved is not None:
-        saved = session.saved
-        learner.load_state_dict(saved["learner"])
-        replay.load_state_dict(saved["replay"])
+    saved = run.restore()
+    if saved is not None:
         cem.load_state_dict(saved["cem"])
         population.load_state_dict(saved["population"])
-        rng.bit_generator.state = saved["rng"]
-        torch.set_rng_state(saved["torch_rng"])
         draws.set_state(saved["draws"])
         generation, agent_decisions = saved["generation"], saved["agent_decisions"]
         instances, best = saved["instances"], saved["best"]
@@ -448,12 +441,9 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
                             epsilon=round(epsilon_at(config, session.decisions), 6), **facts)
         losses.clear()
         if session.episode % config.save_every_episodes == 0 or session.done:
-            session.save_state({
-                "learner": learner.state_dict(), "replay": replay.state_dict(),
-                "cem": cem.state_dict(), "population": population.state_dict(),
-                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "draws": draws.get_state(), "generation": generation,
-                "agent_decisions": agent_decisions, "instances": instances, "best": best})
+            run.save(cem=cem.state_dict(), population=population.state_dict(),
+                     draws=draws.get_state(), generation=generation,
+                     agent_decisions=agent_decisions, instances=instances, best=best)
     policy = learner.online
     if config.deploy == "elite" and best is not None:
         policy = load_individual(QNetwork(config.network).to(device), *best).eval()

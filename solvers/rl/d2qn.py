@@ -82,11 +82,11 @@ import torch
 from dcibench.family import InstanceFamily
 from dcibench.simulator import HopOptions
 from solvers.rl.agent import Action, greedy_action, random_action
-from solvers.rl.ddqn import DDQNConfig, DQNLearner, epsilon_at
+from solvers.rl.ddqn import DDQNConfig, DQNRun, epsilon_at
 from solvers.rl.network import NetworkConfig, QNetwork, segment_max
-from solvers.rl.replay import ReplayBuffer, Transition
+from solvers.rl.replay import Transition
 from solvers.rl.state import DecisionState, collate
-from solvers.rl.training import TrainingSession, run_episode, seeded
+from solvers.rl.training import run_episode
 
 
 @dataclass(frozen=True)
@@ -240,19 +240,13 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
           resume: bool = False, progress: bool = True, device: str = "cpu") -> Path:
     """Train D2QN on instances drawn from ``family``; returns the policy checkpoint.
     Resumable: ``resume=True`` continues the run saved in ``out``."""
-    session = TrainingSession(out, "d2qn", config.to_dict(), family, config.total_decisions,
-                              resume, progress)
-    rng = seeded(config.seed)
-    learner = DQNLearner.from_config(config, device)
-    replay = ReplayBuffer(config.buffer_size)
+    run = DQNRun.start("d2qn", config, family, out, resume, progress, device)
+    session, rng, learner, replay = run.session, run.rng, run.learner, run.replay
     noise = ParameterNoise(learner.online, config.initial_sigma, config.adaption_coefficient,
                            config.seed)
-    if session.saved is not None:
-        learner.load_state_dict(session.saved["learner"])
-        replay.load_state_dict(session.saved["replay"])
-        noise.load_state_dict(session.saved["noise"])
-        rng.bit_generator.state = session.saved["rng"]
-        torch.set_rng_state(session.saved["torch_rng"])
+    saved = run.restore()
+    if saved is not None:
+        noise.load_state_dict(saved["noise"])
     losses: list[float] = []
     distances: list[float] = []
     thresholds: list[float] = []
@@ -289,7 +283,5 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
         distances.clear()
         thresholds.clear()
         if session.episode % config.save_every_episodes == 0 or session.done:
-            session.save_state({"learner": learner.state_dict(), "replay": replay.state_dict(),
-                                "noise": noise.state_dict(), "rng": rng.bit_generator.state,
-                                "torch_rng": torch.get_rng_state()})
+            run.save(noise=noise.state_dict())
     return session.finish(learner.online, config.seed)

@@ -178,6 +178,45 @@ class DQNLearner:
         self.optimizer.load_state_dict(state["optimizer"])
 
 
+@dataclass(eq=False)
+class DQNRun:
+    """What DDQN, D2QN and CERL all train with: the session (folder, counters, log), the
+    random generator of their choices, the DQN agent and the replay buffer."""
+
+    session: TrainingSession
+    rng: np.random.Generator
+    learner: DQNLearner
+    replay: ReplayBuffer
+
+    @classmethod
+    def start(cls, solver: str, config: DDQNConfig, family: InstanceFamily, out: Path | str,
+              resume: bool, progress: bool, device: torch.device | str) -> DQNRun:
+        """Open (or, resuming, reopen) the run's folder and build its pieces afresh; call
+        :meth:`restore` once the method has built its own."""
+        session = TrainingSession(out, solver, config.to_dict(), family,
+                                  config.total_decisions, resume, progress)
+        return cls(session, seeded(config.seed), DQNLearner.from_config(config, device),
+                   ReplayBuffer(config.buffer_size))
+
+    def restore(self) -> dict[str, Any] | None:
+        """Load the saved state, when resuming, into the shared pieces (and the torch
+        generator); returns it, for the method's own pieces, or None on a fresh run."""
+        saved = self.session.saved
+        if saved is not None:
+            self.learner.load_state_dict(saved["learner"])
+            self.replay.load_state_dict(saved["replay"])
+            self.rng.bit_generator.state = saved["rng"]
+            torch.set_rng_state(saved["torch_rng"])
+        return saved
+
+    def save(self, **extra: Any) -> None:
+        """Save the shared pieces and the method's ``extra`` ones (resumable state)."""
+        self.session.save_state({"learner": self.learner.state_dict(),
+                                 "replay": self.replay.state_dict(),
+                                 "rng": self.rng.bit_generator.state,
+                                 "torch_rng": torch.get_rng_state(), **extra})
+
+
 def epsilon_greedy(learner: DQNLearner, config: DDQNConfig, session: TrainingSession,
                    rng: np.random.Generator, device: torch.device | str = "cpu") -> Chooser:
     """DDQN's exploring policy: a random valid action with probability
@@ -196,16 +235,9 @@ def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
           resume: bool = False, progress: bool = True, device: str = "cpu") -> Path:
     """Train DDQN on instances drawn from ``family``; returns the policy checkpoint.
     Resumable: ``resume=True`` continues the run saved in ``out``."""
-    session = TrainingSession(out, "ddqn", config.to_dict(), family, config.total_decisions,
-                              resume, progress)
-    rng = seeded(config.seed)
-    learner = DQNLearner.from_config(config, device)
-    replay = ReplayBuffer(config.buffer_size)
-    if session.saved is not None:
-        learner.load_state_dict(session.saved["learner"])
-        replay.load_state_dict(session.saved["replay"])
-        rng.bit_generator.state = session.saved["rng"]
-        torch.set_rng_state(session.saved["torch_rng"])
+    run = DQNRun.start("ddqn", config, family, out, resume, progress, device)
+    session, rng, learner, replay = run.session, run.rng, run.learner, run.replay
+    run.restore()
     losses: list[float] = []
     choose = epsilon_greedy(learner, config, session, rng, device)
 
@@ -225,7 +257,5 @@ def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
                             epsilon=round(epsilon_at(config, session.decisions), 6))
         losses.clear()
         if session.episode % config.save_every_episodes == 0 or session.done:
-            session.save_state({"learner": learner.state_dict(), "replay": replay.state_dict(),
-                                "rng": rng.bit_generator.state,
-                                "torch_rng": torch.get_rng_state()})
+            run.save()
     return session.finish(learner.online, config.seed)
