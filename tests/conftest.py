@@ -100,3 +100,15 @@ def small_params() -> GeneratorParams:
 def small_instance(small_params: GeneratorParams) -> Instance:
     """``generate(GeneratorParams(n_eds=5, seed=3))`` (read-only, shared by the session)."""
     return generate(small_params)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Any:
+    """One torch thread for a test module (learned solvers): a training log repeats
+    exactly only with the same thread count, and tiny networks run faster on one."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -22,9 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 LEARNED = sorted(TRAINERS)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _unshipped_instance() -> object:

@@ -52,12 +52,7 @@ INSTANCES = REPO / "instances"
 TINY_FILES = sorted((INSTANCES / "tiny-v1").glob("p1-*.json"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- helpers -----------------------------------------------------------------------------

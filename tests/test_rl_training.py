@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +37,7 @@ QUICK = DDQNConfig(total_decisions=120, learning_starts=30, train_every=2, batch
 QUICK_FAMILY = InstanceFamily.preset("small", (2, 3), n_tasks=(2,))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def log_of(folder: Path) -> list[dict[str, Any]]:
