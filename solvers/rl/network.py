@@ -108,26 +108,24 @@ class PairValues:
 
 @dataclass(frozen=True, eq=False)
 class Adjacency:
-    """``D^-1/2 (A + I) D^-1/2`` (Eq. 11) on some target rows, as edge lists: ``A`` holds
-    the graph's edge weights, ``D`` its in-degrees plus the self-loops' 1 (PyG's
-    ``gcn_norm``; a test checks they agree). Message passing is a gather and an
-    ``index_add``, so no sparse tensor is built or coalesced per forward pass.
+    """``D^-1/2 (A + I) D^-1/2`` (Eq. 11) on some target rows: ``A`` holds the graph's
+    edge weights, ``D`` its in-degrees plus the self-loops' 1 (PyG's ``gcn_norm``; a test
+    checks they agree). The edges are a CSR matrix (rows sorted by target, built once per
+    batch: no coalescing, and on CPU several times faster than a gather and an
+    ``index_add`` over replay batches); the self-loops are a diagonal term.
 
     Attributes:
-        source, target, weight: (E,) edges, ``target`` a position among the output rows.
+        matrix: sparse CSR (V_out, V) of the normalised edge weights.
         loop_rows, loop_weight: (V_out,) each output row's own input row and ``1 / d``.
     """
 
-    source: torch.Tensor
-    target: torch.Tensor
-    weight: torch.Tensor
+    matrix: torch.Tensor
     loop_rows: torch.Tensor
     loop_weight: torch.Tensor
 
     def apply(self, h: torch.Tensor) -> torch.Tensor:
         """(V_out, d): the normalised adjacency times ``h`` (V, d)."""
-        out = h[self.loop_rows] * self.loop_weight[:, None]
-        return out.index_add(0, self.target, h[self.source] * self.weight[:, None])
+        return self.matrix @ h + h[self.loop_rows] * self.loop_weight[:, None]
 
 
 def adjacency(batch: GraphBatch, rows: torch.Tensor | None = None) -> Adjacency:
@@ -140,12 +138,18 @@ def adjacency(batch: GraphBatch, rows: torch.Tensor | None = None) -> Adjacency:
     inv_sqrt = degree.rsqrt()
     norm = inv_sqrt[source] * weight * inv_sqrt[target]
     loop = inv_sqrt * inv_sqrt
-    if rows is None:
-        return Adjacency(source, target, norm, torch.arange(n, device=weight.device), loop)
-    position = torch.full((n,), -1, dtype=torch.long, device=rows.device)
-    position[rows] = torch.arange(rows.shape[0], device=rows.device)
-    keep = position[target] >= 0
-    return Adjacency(source[keep], position[target[keep]], norm[keep], rows, loop[rows])
+    loop_rows = torch.arange(n, device=weight.device) if rows is None else rows
+    if rows is not None:
+        position = torch.full((n,), -1, dtype=torch.long, device=rows.device)
+        position[rows] = torch.arange(rows.shape[0], device=rows.device)
+        keep = position[target] >= 0
+        source, target, norm = source[keep], position[target[keep]], norm[keep]
+    n_out = loop_rows.shape[0]
+    order = torch.argsort(target * n + source)
+    crow = torch.zeros(n_out + 1, dtype=torch.long, device=weight.device)
+    crow[1:] = torch.cumsum(torch.bincount(target, minlength=n_out), 0)
+    matrix = torch.sparse_csr_tensor(crow, source[order], norm[order], (n_out, n))
+    return Adjacency(matrix, loop_rows, loop[loop_rows])
 
 
 @functools.lru_cache(maxsize=16)
