@@ -30,6 +30,7 @@ from solvers.rl.agent import (
     PolicyFileError,
     content_hash,
     greedy_action,
+    hop_levels,
     load_policy,
     random_action,
     save_policy,
@@ -75,7 +76,7 @@ def generated(n_eds: int, seed: int, n_tasks: int) -> Instance:
     return generate(GeneratorParams(n_eds=n_eds, seed=seed, levels=20, n_tasks=n_tasks))
 
 
-def episode(instance: Instance, seed: int = 0
+def episode(instance: Instance, seed: int = 0, hop_features: bool = False
             ) -> Iterator[tuple[OnlineSimulator, HopOptions, DecisionState]]:
     """Every decision of an episode with random valid play: yields ``(sim, options,
     state)`` before the decision, then applies a random valid choice."""
@@ -83,7 +84,7 @@ def episode(instance: Instance, seed: int = 0
     rng = np.random.default_rng(seed)
     while not sim.done:
         options = sim.options()
-        state = encode(sim)
+        state = encode(sim, hop_features)
         yield sim, options, state
         sim.apply(options.sample(rng))
 
@@ -276,7 +277,7 @@ def enumerate_q(net: QNetwork, state: DecisionState, options: HopOptions, levels
             cells = torch.from_numpy(options.valid[j - int(options.blocks[0]), node_index[m]])
             s, v = torch.nonzero(cells, as_tuple=True)
             k = s.shape[0]
-            adv = net.cell_advantages(out.hidden[p:p + 1], levels)
+            adv = net.cell_advantages(out.hidden[p:p + 1], levels, hop_levels(net, [state], [p]))
             q = net.cell_q(out.q[p].expand(k), adv.expand(k, -1, -1),
                            cells[None].expand(k, -1, -1), s, v)
             for si, vi, qi in zip(s.tolist(), v.tolist(), q.tolist()):
@@ -286,13 +287,16 @@ def enumerate_q(net: QNetwork, state: DecisionState, options: HopOptions, levels
     return out.q, q_all
 
 
-@pytest.mark.parametrize("dueling", [False, True], ids=["plain", "dueling"])
+@pytest.mark.parametrize("config", [NetworkConfig(), NetworkConfig(dueling=True),
+                                    NetworkConfig(hop_features=True)],
+                         ids=["plain", "dueling", "hop-features"])
 @pytest.mark.parametrize("make", ENUMERATION_CASES)
-def test_greedy_equals_full_enumeration(make, dueling: bool) -> None:  # type: ignore[no-untyped-def]
+def test_greedy_equals_full_enumeration(make, config: NetworkConfig) -> None:  # type: ignore[no-untyped-def]
     instance = make()
-    net = randomised(17, config=NetworkConfig(dueling=dueling))
+    net = randomised(17, config=config)
     spread = 0
-    for _, options, state in episode(instance, seed=instance.n_eds):
+    for _, options, state in episode(instance, seed=instance.n_eds,
+                                     hop_features=config.hop_features):
         valid = options.valid
         expected = sorted((int(options.blocks[j]), int(options.nodes[m]))
                           for j, m in zip(*np.nonzero(valid.any(axis=(2, 3)))))
@@ -531,3 +535,24 @@ def test_adjacency_is_pyg_gcn_normalisation() -> None:
     assert torch.allclose(adjacency(batch).apply(h), dense @ h, atol=1e-6)
     rows = torch.tensor([3, 0, n - 1])
     assert torch.allclose(adjacency(batch, rows).apply(h), (dense @ h)[rows], atol=1e-6)
+
+
+def test_hop_features_describe_each_pairs_hops() -> None:
+    """With hop features a state carries, per pair and level, the hop's cost / penalty and
+    length as the physics gives them (checked against the options' own metrics), and a
+    network that reads them refuses states without them."""
+    instance = load_instance(INSTANCES / "tiny-v1" / "p1-n3-q3-s0.json")
+    for _, options, state in list(episode(instance, seed=1, hop_features=True))[:6]:
+        assert state.hops is not None
+        nodes = list(options.nodes)
+        for p, (j, m) in enumerate(state.pairs.tolist()):
+            jj, mm = j - int(options.blocks[0]), nodes.index(m)
+            feats = state.hops.level_features(p)
+            cost = options.metrics.cost.min(axis=2)[jj, mm] / instance.penalty
+            np.testing.assert_allclose(feats[:, 0], cost, rtol=1e-3, atol=1e-6)  # float16
+            slots = options.metrics.slots.min(axis=2)[jj, mm]
+            np.testing.assert_allclose(feats[:, 1], slots / instance.deadline_slots)
+    plain_state = next(episode(instance, seed=1))[2]
+    net = randomised(3, config=NetworkConfig(hop_features=True))
+    with pytest.raises(ValueError, match="hop features"):
+        greedy_action(net, plain_state, next(episode(instance, seed=1))[1])

@@ -224,6 +224,10 @@ class QNetwork(nn.Module):
 
     # -- the trunk and the pair values ---------------------------------------------------
     def forward(self, batch: GraphBatch) -> PairValues:
+        if batch.pair_features.shape[1] != self.w_pair.in_features:
+            raise ValueError(f"the states carry {batch.pair_features.shape[1]} pair features, "
+                             f"the network reads {self.w_pair.in_features}: encode them with "
+                             f"hop features {self.config.hop_features}, as the network")
         n_graphs = batch.n_graphs
         n_compute = batch.compute_index.shape[0]
         read = torch.cat([batch.compute_index, batch.task_index.reshape(-1)])
