@@ -357,7 +357,6 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
         draws.set_state(saved["draws"])
         generation, agent_decisions = saved["generation"], saved["agent_decisions"]
         instances, best = saved["instances"], saved["best"]
-    losses: list[float] = []
 
     def next_instance() -> Any:
         nonlocal instances
@@ -372,13 +371,8 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
 
     def record(step: Transition) -> None:
         nonlocal agent_decisions
-        replay.add(step)
-        session.decisions += 1
         agent_decisions += 1
-        loss = learner.learn_if_due(replay, session, config, rng,
-                                    agent_decisions % config.train_every == 0)
-        if loss is not None:
-            losses.append(loss)
+        run.observe(step, config, agent_decisions)
 
     while not session.done:
         facts: dict[str, Any] = dict.fromkeys(LOG_KEYS)
@@ -437,9 +431,8 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
                 population.refresh_targets()
             population.inject(int(order[-1]), learner.online, learner.target)
 
-        session.log_episode(stats, loss=float(np.mean(losses)) if losses else None,
+        session.log_episode(stats, loss=run.episode_loss(),
                             epsilon=round(epsilon_at(config, session.decisions), 6), **facts)
-        losses.clear()
         if session.episode % config.save_every_episodes == 0 or session.done:
             run.save(cem=cem.state_dict(), population=population.state_dict(),
                      draws=draws.get_state(), generation=generation,

@@ -247,7 +247,6 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
     saved = run.restore()
     if saved is not None:
         noise.load_state_dict(saved["noise"])
-    losses: list[float] = []
     distances: list[float] = []
     thresholds: list[float] = []
 
@@ -255,12 +254,7 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
         return explore(noise.perturbed, state, options, config.act_epsilon, rng, device)
 
     def record(step: Transition) -> None:
-        replay.add(step)
-        session.decisions += 1
-        loss = learner.learn_if_due(replay, session, config, rng,
-                                    session.decisions % config.train_every == 0)
-        if loss is not None:
-            losses.append(loss)
+        run.observe(step, config)
         if session.decisions % config.adapt_every == 0:
             states = [t.state for t in replay.sample(config.distance_states, rng)]
             distance, threshold = noise.adapt(learner.online, states,
@@ -275,11 +269,10 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
         instance = family.training_instance(config.seed, session.episode)
         stats = run_episode(instance, choose, config.failure_charge, record,
                             config.network.hop_features)
-        session.log_episode(stats, loss=_mean(losses),
+        session.log_episode(stats, loss=run.episode_loss(),
                             epsilon=round(epsilon_at(config, session.decisions), 6),
                             sigma=noise.sigma, distance=_mean(distances),
                             threshold=_mean(thresholds), adaptations=len(distances))
-        losses.clear()
         distances.clear()
         thresholds.clear()
         if session.episode % config.save_every_episodes == 0 or session.done:

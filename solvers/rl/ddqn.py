@@ -187,6 +187,8 @@ class DQNRun:
     rng: np.random.Generator
     learner: DQNLearner
     replay: ReplayBuffer
+    losses: list[float] = field(default_factory=list)
+    """Losses of the updates since :meth:`episode_loss` was last asked."""
 
     @classmethod
     def start(cls, solver: str, config: DDQNConfig, family: InstanceFamily, out: Path | str,
@@ -208,6 +210,23 @@ class DQNRun:
             self.rng.bit_generator.state = saved["rng"]
             torch.set_rng_state(saved["torch_rng"])
         return saved
+
+    def observe(self, step: Transition, config: DDQNConfig, count: int | None = None) -> None:
+        """Store a transition, count its decision, and learn when due: a gradient update
+        at every ``train_every``-th of ``count`` (default: the session's decisions)."""
+        self.replay.add(step)
+        self.session.decisions += 1
+        count = self.session.decisions if count is None else count
+        loss = self.learner.learn_if_due(self.replay, self.session, config, self.rng,
+                                         count % config.train_every == 0)
+        if loss is not None:
+            self.losses.append(loss)
+
+    def episode_loss(self) -> float | None:
+        """The mean loss of the updates since the last call (None without any)."""
+        mean = float(np.mean(self.losses)) if self.losses else None
+        self.losses.clear()
+        return mean
 
     def save(self, **extra: Any) -> None:
         """Save the shared pieces and the method's ``extra`` ones (resumable state)."""
@@ -236,26 +255,16 @@ def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
     """Train DDQN on instances drawn from ``family``; returns the policy checkpoint.
     Resumable: ``resume=True`` continues the run saved in ``out``."""
     run = DQNRun.start("ddqn", config, family, out, resume, progress, device)
-    session, rng, learner, replay = run.session, run.rng, run.learner, run.replay
+    session, rng, learner = run.session, run.rng, run.learner
     run.restore()
-    losses: list[float] = []
     choose = epsilon_greedy(learner, config, session, rng, device)
-
-    def record(step: Transition) -> None:
-        replay.add(step)
-        session.decisions += 1
-        loss = learner.learn_if_due(replay, session, config, rng,
-                                    session.decisions % config.train_every == 0)
-        if loss is not None:
-            losses.append(loss)
 
     while not session.done:
         instance = family.training_instance(config.seed, session.episode)
-        stats = run_episode(instance, choose, config.failure_charge, record,
-                            config.network.hop_features)
-        session.log_episode(stats, loss=float(np.mean(losses)) if losses else None,
+        stats = run_episode(instance, choose, config.failure_charge,
+                            lambda step: run.observe(step, config), config.network.hop_features)
+        session.log_episode(stats, loss=run.episode_loss(),
                             epsilon=round(epsilon_at(config, session.decisions), 6))
-        losses.clear()
         if session.episode % config.save_every_episodes == 0 or session.done:
             run.save()
     return session.finish(learner.online, config.seed)
