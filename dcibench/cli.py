@@ -258,11 +258,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    from dcibench.quality import measure, read_recorded, write_recorded
+    from dcibench.quality import FAST_SOLVERS, measure, read_recorded, write_recorded
 
     recorded = read_recorded()
     failed = False
-    for solver in args.solvers:
+    for solver in args.solvers or FAST_SOLVERS:
         value, check = measure(solver)
         if args.update:
             recorded[solver] = value
@@ -436,7 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     q = sub.add_parser("quality", help="check (or --update) the quality regression values")
-    q.add_argument("--solvers", nargs="+", default=["lc", "ec", "random", "greedy", "rollout"])
+    q.add_argument("--solvers", nargs="+", default=None,
+                   help="solvers to check (default: every fast solver, the learned ones with "
+                   "their shipped checkpoints)")
     q.add_argument("--update", action="store_true", help="record the current values")
     q.set_defaults(func=cmd_quality)
 

@@ -28,7 +28,9 @@ QUALITY_FILE = REPO_ROOT / "tests" / "quality_baseline.json"
 QUALITY_SET = ("instances/tiny-v1", "instances/small-v1", "instances/paper-v1/p1-n5-s0.json",
                "instances/paper-v1/p1-n10-s0.json", "instances/paper-v1/p1-n20-s0.json")
 """Files and folders (relative to the repository) of the quality set."""
-FAST_SOLVERS = ("lc", "ec", "random", "greedy", "rollout")
+FAST_SOLVERS = ("lc", "ec", "random", "greedy", "rollout", "ddqn", "d2qn", "cerl")
+"""Checked in the default test run; the learned ones with their shipped checkpoints
+(inference only: a deterministic policy, so its tolerance is rounding alone)."""
 QUALITY_SEEDS = 3
 
 

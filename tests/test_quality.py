@@ -1,6 +1,7 @@
 """Quality regression: every fast solver against its recorded value (see dcibench.quality).
 
-Slow solvers (the RL agents) get the same check in the ``slow`` study."""
+The learned solvers are checked here with their shipped checkpoints (inference only);
+the ``slow`` study repeats the check for them, and is where re-training them belongs."""
 
 from __future__ import annotations
 
@@ -43,3 +44,31 @@ SLOW_SOLVERS = ("ddqn", "d2qn", "cerl")
 @pytest.mark.parametrize("solver", [name for name in SLOW_SOLVERS if name in SOLVERS])
 def test_slow_solver_quality_has_not_regressed(solver: str) -> None:
     test_fast_solver_quality_has_not_regressed(solver)
+
+
+def test_a_damaged_checkpoint_fails_the_check(tmp_path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:  # type: ignore[no-untyped-def]
+    """The learned solvers' check can fail: ddqn acting with its shipped checkpoints'
+    pair scores zeroed (every pair ties) is worse than its recorded value."""
+    torch = pytest.importorskip("torch")
+    from solvers.rl import policy
+    from solvers.rl.agent import load_policy, save_policy
+
+    real = policy.fitting_checkpoint
+    damaged: dict[object, object] = {}
+
+    def damaged_checkpoint(solver: str, instance: object) -> object:
+        path = real(solver, instance)  # type: ignore[arg-type]
+        if path not in damaged:
+            net, meta, _ = load_policy(path)  # type: ignore[arg-type]
+            with torch.no_grad():
+                net.score.weight.zero_()
+            target = tmp_path / f"damaged-{len(damaged)}.pt"
+            save_policy(target, net, meta)
+            damaged[path] = target
+        return damaged[path]
+
+    monkeypatch.setattr(policy, "fitting_checkpoint", damaged_checkpoint)
+    _, check = measure("ddqn")
+    assert len(damaged) == 2  # the small and the paper family's checkpoints
+    assert not check.passed and check.worse_by > check.tolerance
