@@ -118,6 +118,22 @@ class InstanceFamily:
         same = all(wanted[k] == given[k] for k in wanted if k not in _FREE_PARAMS)
         return same and min(self.n_eds) <= instance.n_eds <= max(self.n_eds)
 
+    @classmethod
+    def of_instance(cls, instance: Instance) -> InstanceFamily:
+        """The family of ``instance``'s own generator parameters at its N and task count
+        (named ``auto``; only the parameters that differ from the defaults are kept).
+        Raises ValueError for an instance without recorded generator parameters."""
+        recorded = dict(instance.generator.get("params", {}))
+        if not recorded:
+            raise ValueError(f"{instance.name}: no generator parameters recorded, so no "
+                             "family to train on; give --option checkpoint=PATH")
+        defaults = GeneratorParams().to_dict()
+        given = GeneratorParams.from_dict(recorded).to_dict()
+        overrides = {k: v for k, v in given.items()
+                     if k not in _FREE_PARAMS and v != defaults[k]}
+        n_tasks = () if given["n_tasks"] is None else (int(given["n_tasks"]),)
+        return cls(name="auto", n_eds=(instance.n_eds,), overrides=overrides, n_tasks=n_tasks)
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "n_eds": list(self.n_eds), "overrides": dict(self.overrides),
                 "n_tasks": list(self.n_tasks)}

@@ -16,7 +16,7 @@ from dcibench.generator import GeneratorParams, generate  # noqa: E402
 from dcibench.io import load_instance  # noqa: E402
 from dcibench.registry import TRAINERS, make_solver, solver_class  # noqa: E402
 from solvers.rl.agent import content_hash  # noqa: E402
-from solvers.rl.policy import UNTRAINED, checkpoint_folders, fitting_checkpoint, instance_family  # noqa: E402
+from solvers.rl.policy import UNTRAINED, checkpoint_folders, fitting_checkpoint  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 LEARNED = sorted(TRAINERS)
@@ -33,7 +33,7 @@ def _unshipped_instance() -> object:
 
 def test_instance_family_is_the_instances_own_generator_setting() -> None:
     inst = _unshipped_instance()
-    family = instance_family(inst)
+    family = InstanceFamily.of_instance(inst)
     assert family.overrides == {"levels": 10, "arrival_window_slots": 2}
     assert family.n_eds == (2,) and family.n_tasks == (2,)
     assert family.fits(inst)

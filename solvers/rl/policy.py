@@ -15,7 +15,6 @@ hash.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -24,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from dcibench.family import InstanceFamily
-from dcibench.generator import GeneratorParams
 from dcibench.io import load_instance
+from dcibench.registry import trainer_module
 from dcibench.simulator import Choice, HopOptions, OnlineSimulator
 from dcibench.types import Instance
 from solvers.base import OnlineSolver, SolveResult
@@ -64,33 +63,15 @@ def fitting_checkpoint(solver: str, instance: Instance) -> Path | None:
     return None
 
 
-def instance_family(instance: Instance) -> InstanceFamily:
-    """The family of ``instance``'s own generator parameters at its N (raises ValueError
-    for an instance without recorded generator parameters)."""
-    recorded = dict(instance.generator.get("params", {}))
-    if not recorded:
-        raise ValueError(f"{instance.name}: no generator parameters recorded, so no family "
-                         "to train on; give --option checkpoint=PATH")
-    defaults = GeneratorParams().to_dict()
-    given = GeneratorParams.from_dict(recorded).to_dict()
-    overrides = {k: v for k, v in given.items()
-                 if k not in ("seed", "n_eds", "n_tasks") and v != defaults[k]}
-    n_tasks = () if given["n_tasks"] is None else (int(given["n_tasks"]),)
-    return InstanceFamily(name="auto", n_eds=(instance.n_eds,), overrides=overrides,
-                          n_tasks=n_tasks)
-
-
 class LearnedPolicy(OnlineSolver):
-    """A Q-network policy trained by :attr:`algorithm` (see the module docstring).
+    """A Q-network policy trained by the registered trainer of its name (see the module
+    docstring).
 
     Args:
         checkpoint: a policy file; None: the fitting shipped (or on-demand) one.
         device: torch device to act on (default CPU).
         train_decisions: budget of a policy trained on demand when none fits.
     """
-
-    algorithm = ""
-    """Name of the training module in :mod:`solvers.rl` (``ddqn``, ``d2qn``, ``cerl``)."""
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu",
                  train_decisions: int = 5_000) -> None:
@@ -116,13 +97,13 @@ class LearnedPolicy(OnlineSolver):
         found = fitting_checkpoint(self.name, instance)
         if found is not None:
             return found
-        family = instance_family(instance)
+        family = InstanceFamily.of_instance(instance)
         digest = hashlib.sha256(json.dumps(family.to_dict(), sort_keys=True).encode())
         out = ON_DEMAND_ROOT / self.name / f"auto-n{instance.n_eds}-{digest.hexdigest()[:10]}"
         print(f"{self.name}: no checkpoint fits {instance.name}; training one on its "
               f"generator's family (N = {instance.n_eds}, fresh seeds) for "
               f"{self.train_decisions} decisions into {out}", file=sys.stderr)
-        module = importlib.import_module(f"solvers.rl.{self.algorithm}")
+        module = trainer_module(self.name)
         config = module.Config(total_decisions=self.train_decisions)
         return module.train(config, family, out, resume=True, progress=False)
 
@@ -148,14 +129,11 @@ class LearnedPolicy(OnlineSolver):
 
 class DDQNPolicy(LearnedPolicy):
     name = "ddqn"
-    algorithm = "ddqn"
 
 
 class D2QNPolicy(LearnedPolicy):
     name = "d2qn"
-    algorithm = "d2qn"
 
 
 class CERLPolicy(LearnedPolicy):
     name = "cerl"
-    algorithm = "cerl"
