@@ -64,6 +64,18 @@ def decisions(n_eds: int = 5, episodes: int = 2) -> list[tuple[DecisionState, Ho
     return out
 
 
+def with_invalid_pairs() -> list[tuple[DecisionState, HopOptions, np.ndarray, np.ndarray]]:
+    """``(state, options, every pair, which are valid)`` of the decisions of
+    :func:`decisions` that have an invalid pair among :func:`all_pairs`."""
+    out = []
+    for state, options in decisions():
+        everything = all_pairs(state)
+        valid = valid_set(options, everything)
+        if not valid.all():
+            out.append((state, options, everything, valid))
+    return out
+
+
 def all_pairs(state: DecisionState) -> np.ndarray:
     """Every ``(j, m)`` with j in ``i-1 .. L`` and m any compute node, valid or not."""
     n_layers = state.task_index.shape[0]
@@ -159,11 +171,7 @@ def test_distance_ignores_invalid_pairs() -> None:
     other = copy.deepcopy(online)
     perturb(online, other, 0.3, torch.Generator().manual_seed(0))
     checked = 0
-    for state, options in decisions():
-        everything = all_pairs(state)
-        valid = valid_set(options, everything)
-        if valid.all():
-            continue
+    for state, _, everything, valid in with_invalid_pairs():
         # the state lists exactly the valid pairs
         assert sorted(map(tuple, state.pairs.tolist())) == sorted(map(tuple,
                                                                        everything[valid]))
@@ -188,11 +196,7 @@ def test_dueling_centring_is_over_the_valid_pairs_only() -> None:
     assert net.value is not None
     net.value.register_forward_hook(lambda module, args, out: values.append(out.squeeze(1)))
     checked = 0
-    for state, options in decisions():
-        everything = all_pairs(state)
-        valid = valid_set(options, everything)
-        if valid.all():
-            continue
+    for state, _, everything, valid in with_invalid_pairs():
         with torch.no_grad():
             out = net(collate([state]))
             score = net.score(out.hidden).squeeze(1)
