@@ -30,7 +30,6 @@ from solvers.rl.agent import (
     PolicyFileError,
     content_hash,
     greedy_action,
-    hop_levels,
     load_policy,
     random_action,
     save_policy,
@@ -44,6 +43,7 @@ from solvers.rl.state import (
     collate,
     encode,
     pair_cell,
+    pair_cells,
     pair_features,
     valid_pairs,
 )
@@ -97,7 +97,9 @@ def with_pairs(state: DecisionState, pairs: np.ndarray, options: HopOptions,
         state, pairs=torch.from_numpy(pairs),
         pair_features=torch.from_numpy(
             pair_features(pairs, options.next_layer, options.node, cycles,
-                          doomed=bool(state.pair_features[0, -1]))))
+                          doomed=bool(state.pair_features[0, -1]))),
+        cell_bits=np.packbits(pair_cells(options, pairs), axis=None),
+        subcarrier_share=torch.zeros(len(pairs), options.valid.shape[2]))  # no fading here
 
 
 def grid_pairs(options: HopOptions) -> np.ndarray:
@@ -125,9 +127,25 @@ def favouring(seed: int) -> QNetwork:
     return net.eval()
 
 
-def pair_q(net: QNetwork, state: DecisionState) -> torch.Tensor:
+def pair_scores(net: QNetwork, state: DecisionState) -> torch.Tensor:
+    """(P,) the raw pair scores ``q_p`` (no cells: defined for invalid pairs too)."""
     with torch.no_grad():
         return net.eval()(collate([state])).q
+
+
+def pair_values(net: QNetwork, state: DecisionState) -> torch.Tensor:
+    """(P,) each pair's value: the Q of its best valid cell."""
+    with torch.no_grad():
+        batch = collate([state])
+        return net.eval().best_cells(net(batch), batch).value
+
+
+def q_of(net: QNetwork, state: DecisionState, pair: int, subcarrier: int, level_index: int
+         ) -> float:
+    """Q of one action of ``state``."""
+    with torch.no_grad():
+        batch = collate([state])
+        return float(net.eval().cell_values(net(batch), batch)[pair, subcarrier, level_index])
 
 
 # -- 1. masks ----------------------------------------------------------------------------
@@ -140,19 +158,19 @@ def test_greedy_never_picks_an_invalid_pair_that_scores_highest() -> None:
         if len(options.nodes) < 2:
             continue
         full = with_pairs(state, grid_pairs(options), options, instance.profile.cycles)
-        q_full = pair_q(net, full)
+        q_full = pair_scores(net, full)
         top = tuple(int(v) for v in full.pairs[int(torch.argmax(q_full))])
         # the raw maximum is an invalid pair: finishing with a transfer
         assert top[0] == n_layers and top[1] != options.node
         assert top not in {tuple(p) for p in valid_pairs(options).tolist()}
         action = greedy_action(net, state, options)
         assert options.is_valid(action.choice)
-        q_valid = pair_q(net, state)
         # the pair scores do not depend on which other pairs are scored (no dueling)
         index = {tuple(p): k for k, p in enumerate(full.pairs.tolist())}
         rows = torch.tensor([index[tuple(p)] for p in state.pairs.tolist()])
-        torch.testing.assert_close(q_full[rows], q_valid, rtol=1e-5, atol=1e-4)
-        assert float(q_valid[action.pair]) == float(q_valid.max())
+        torch.testing.assert_close(q_full[rows], pair_scores(net, state), rtol=1e-5, atol=1e-4)
+        values = pair_values(net, state)
+        assert float(values[action.pair]) == float(values.max())
         assert (action.choice.last_layer, action.choice.next_node) == \
             tuple(int(v) for v in state.pairs[action.pair])
         checked += 1
@@ -165,7 +183,7 @@ def test_greedy_never_picks_an_invalid_cell_that_scores_highest(
     checked = 0
     for _, options, state in episode(instance, seed=1):
         net = randomised(3)
-        pair = int(torch.argmax(pair_q(net, state)))
+        pair = int(torch.argmax(pair_values(net, state)))
         j, m = (int(v) for v in state.pairs[pair])
         cell = pair_cell(options, j, m)
         if cell.all():
@@ -181,7 +199,8 @@ def test_greedy_never_picks_an_invalid_cell_that_scores_highest(
         monkeypatch.setattr(net, "cell_advantages", boosted)
         with torch.no_grad():
             out = net(collate([state]))
-            adv = net.cell_advantages(out.hidden[pair:pair + 1], instance.levels)[0]
+            adv = net.cell_advantages(out.hidden[pair:pair + 1], instance.levels,
+                                      state.subcarrier_share[pair:pair + 1])[0]
         raw = divmod(int(torch.argmax(adv)), adv.shape[1])
         assert raw == (s_bad, v_bad) and not cell[raw]
         action = greedy_action(net, state, options)
@@ -210,8 +229,9 @@ def test_random_action_is_valid_and_consistent(path: Path) -> None:
             assert c == options.canonical(c)
             assert tuple(int(v) for v in state.pairs[action.pair]) == (c.last_layer, c.next_node)
             assert action.subcarrier == c.subcarrier and action.level_index == c.level - 1
-            assert np.array_equal(action.cell, pair_cell(options, c.last_layer, c.next_node))
-            assert action.cell[action.subcarrier, action.level_index]
+            cell = state.cell_mask()[action.pair].numpy()
+            assert np.array_equal(cell, pair_cell(options, c.last_layer, c.next_node))
+            assert cell[action.subcarrier, action.level_index]
             seen.add((c.last_layer, c.next_node))
         # every valid pair is drawn: exploration is not confined to some of them
         assert seen == {tuple(p) for p in valid_pairs(options).tolist()}
@@ -230,12 +250,18 @@ def test_bootstrap_maximises_over_valid_pairs_only() -> None:
     tempting = 0
     expected_own, expected_double = [], []
     for _, options, state in steps:
-        q = pair_q(favoured, state)
-        full_max = float(pair_q(favoured, with_pairs(state, grid_pairs(options), options,
-                                                     instance.profile.cycles)).max())
-        tempting += full_max > float(q.max()) + 1.0
+        scores = pair_scores(favoured, state)
+        full_max = float(pair_scores(favoured, with_pairs(state, grid_pairs(options), options,
+                                                          instance.profile.cycles)).max())
+        tempting += full_max > float(scores.max()) + 1.0
+        q = pair_values(favoured, state)
         expected_own.append(float(q.max()))
-        expected_double.append(float(pair_q(other, state)[int(torch.argmax(q))]))
+        with torch.no_grad():
+            batch = collate([state])
+            best = favoured.best_cells(favoured(batch), batch)
+        pair = int(torch.argmax(q))
+        expected_double.append(q_of(other, state, pair, int(best.subcarrier[pair]),
+                                    int(best.level_index[pair])))
     assert tempting >= 3
 
     own = state_values(favoured, states)
@@ -262,7 +288,9 @@ def test_bootstrap_maximises_over_valid_pairs_only() -> None:
 ENUMERATION_CASES = ([pytest.param(lambda p=p: load_instance(p), id=p.stem) for p in TINY_FILES]
                      + [pytest.param(lambda n=n, s=s, q=q: generated(n, s, q),
                                      id=f"gen-n{n}-s{s}-q{q}")
-                        for n, s, q in ((3, 11, 3), (4, 12, 3), (5, 13, 2))])
+                        for n, s, q in ((3, 11, 3), (4, 12, 3), (5, 13, 2))]
+                     + [pytest.param(lambda: generate(GeneratorParams(
+                         n_eds=4, seed=14, levels=12, n_tasks=3, fading=True)), id="gen-fading")])
 
 
 def enumerate_q(net: QNetwork, state: DecisionState, options: HopOptions, levels: int
@@ -270,21 +298,25 @@ def enumerate_q(net: QNetwork, state: DecisionState, options: HopOptions, levels
     """The pair values and Q of every valid action, from ``options.valid`` and the
     network's formula."""
     with torch.no_grad():
-        out = net(collate([state]))
+        batch = collate([state])
+        out = net(batch)
+        values = net.best_cells(out, batch).value
         q_all: dict[tuple[int, int, int, int], float] = {}
         node_index = {int(m): k for k, m in enumerate(options.nodes)}
         for p, (j, m) in enumerate(state.pairs.tolist()):
             cells = torch.from_numpy(options.valid[j - int(options.blocks[0]), node_index[m]])
             s, v = torch.nonzero(cells, as_tuple=True)
             k = s.shape[0]
-            adv = net.cell_advantages(out.hidden[p:p + 1], levels, hop_levels(net, [state], [p]))
+            hops = None if batch.hop_levels is None else batch.hop_levels[p:p + 1]
+            adv = net.cell_advantages(out.hidden[p:p + 1], levels,
+                                      batch.subcarrier_share[p:p + 1], hops)
             q = net.cell_q(out.q[p].expand(k), adv.expand(k, -1, -1),
                            cells[None].expand(k, -1, -1), s, v)
             for si, vi, qi in zip(s.tolist(), v.tolist(), q.tolist()):
                 q_all[(j, m, si, vi)] = qi
-            # exactness of the decomposition: the pair's best valid action is worth q_p
-            assert max(q.tolist()) == pytest.approx(float(out.q[p]), rel=1e-6, abs=1e-4)
-    return out.q, q_all
+            # exactness of the decomposition: the pair's value is its best valid action's Q
+            assert max(q.tolist()) == pytest.approx(float(values[p]), rel=1e-5, abs=1e-4)
+    return values, q_all
 
 
 @pytest.mark.parametrize("config", [NetworkConfig(), NetworkConfig(dueling=True),
@@ -305,9 +337,11 @@ def test_greedy_equals_full_enumeration(make, config: NetworkConfig) -> None:  #
         assert len(set(map(tuple, pairs.tolist()))) == len(pairs)
         assert pairs.tolist() == sorted(pairs.tolist())  # block-major, nodes by id
         assert state.pairs.tolist() == pairs.tolist()
-        for j, m in pairs.tolist():
+        cells = state.cell_mask().numpy()
+        for k, (j, m) in enumerate(pairs.tolist()):
             cell = valid[j - int(options.blocks[0]), list(options.nodes).index(m)]
             assert np.array_equal(pair_cell(options, j, m), cell)
+            assert np.array_equal(cells[k], cell)  # the state holds every pair's cells
 
         q, q_all = enumerate_q(net, state, options, instance.levels)
         assert len(q_all) == int(valid.sum())
@@ -547,7 +581,7 @@ def test_hop_features_describe_each_pairs_hops() -> None:
         nodes = list(options.nodes)
         for p, (j, m) in enumerate(state.pairs.tolist()):
             jj, mm = j - int(options.blocks[0]), nodes.index(m)
-            feats = state.hops.level_features(p)
+            feats = state.hops.level_features()[p]
             cost = options.metrics.cost.min(axis=2)[jj, mm] / instance.penalty
             np.testing.assert_allclose(feats[:, 0], cost, rtol=1e-3, atol=1e-6)  # float16
             slots = options.metrics.slots.min(axis=2)[jj, mm]
@@ -556,3 +590,35 @@ def test_hop_features_describe_each_pairs_hops() -> None:
     net = randomised(3, config=NetworkConfig(hop_features=True))
     with pytest.raises(ValueError, match="hop features"):
         greedy_action(net, plain_state, next(episode(instance, seed=1))[1])
+
+
+def test_subcarrier_shares_follow_the_link_rates() -> None:
+    """Without fading every subcarrier reads 0 (the head cannot tell them apart, so it
+    does not try: the subcarrier advantage is 0); with fading a transfer pair reads the
+    log of each subcarrier's rate against their mean, and a pair without transfer 0."""
+    plain = generate(GeneratorParams(n_eds=4, seed=3, levels=12, n_tasks=3))
+    for _, _, state in episode(plain, seed=1):
+        assert not state.subcarrier_share.any()
+    faded = generate(GeneratorParams(n_eds=4, seed=3, levels=12, n_tasks=3, fading=True))
+    checked = 0
+    for sim, options, state in episode(faded, seed=1):
+        physics = sim.physics
+        for k, (j, m) in enumerate(state.pairs.tolist()):
+            share = state.subcarrier_share[k].numpy()
+            if m == options.node:
+                assert not share.any()
+                continue
+            rate = physics.rate_bps(np.full(faded.n_subcarriers, options.slot),
+                                    np.full(faded.n_subcarriers, options.node),
+                                    np.full(faded.n_subcarriers, m),
+                                    np.arange(faded.n_subcarriers))
+            np.testing.assert_allclose(share, np.log(rate / rate.mean()), rtol=1e-5, atol=1e-6)
+            checked += 1
+    assert checked >= 5
+    net = randomised(2)
+    state = next(s for _, _, s in episode(faded, seed=1) if s.subcarrier_share.any())
+    with torch.no_grad():
+        out = net(collate([state]))
+        adv = net.cell_advantages(out.hidden, state.levels, state.subcarrier_share)
+    varies = adv[:, :, 0] - adv[:, :1, 0]  # across subcarriers, at level 1
+    assert bool((varies.abs().amax(dim=1) > 0).any())

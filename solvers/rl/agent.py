@@ -27,10 +27,10 @@ import torch
 from dcibench.simulator import Choice, HopOptions
 from solvers.rl.network import NetworkConfig, QNetwork, segment_max
 from solvers.rl.replay import Transition
-from solvers.rl.state import DecisionState, GraphBatch, choice_of, collate, pair_cell
+from solvers.rl.state import DecisionState, GraphBatch, choice_of, collate
 
 POLICY_FORMAT = "dcibench-policy"
-POLICY_VERSION = 1
+POLICY_VERSION = 2
 
 
 class PolicyFileError(ValueError):
@@ -39,43 +39,28 @@ class PolicyFileError(ValueError):
 
 @dataclass(frozen=True)
 class Action:
-    """An action on a :class:`DecisionState`: pair index, subcarrier, level index, the
-    pair's valid cells (bool (S, levels)) and the :class:`Choice` it stands for."""
+    """An action on a :class:`DecisionState`: pair index, subcarrier, level index and the
+    :class:`Choice` it stands for."""
 
     pair: int
     subcarrier: int
     level_index: int
-    cell: np.ndarray
     choice: Choice
 
 
 def greedy_action(net: QNetwork, state: DecisionState, options: HopOptions,
                   device: torch.device | str = "cpu") -> Action:
-    """The network's best valid action (eval mode, no gradient)."""
+    """The network's best valid action (eval mode, no gradient): the pair whose best
+    valid cell has the highest Q, and that cell."""
     if net.training:
         net.eval()
     with torch.no_grad():
-        out = net(collate([state], device))
-        pair = int(torch.argmax(out.q))
-        j, m = (int(v) for v in state.pairs[pair])
-        cell = pair_cell(options, j, m)
-        advantages = net.cell_advantages(out.hidden[pair:pair + 1], state.levels,
-                                         hop_levels(net, [state], [pair]))[0]
-        s, v = net.best_cell(advantages.cpu(), torch.from_numpy(cell))
-    return Action(pair, s, v, cell, choice_of(options, (j, m), s, v))
-
-
-def hop_levels(net: QNetwork, states: list[DecisionState], pairs: list[int]
-               ) -> torch.Tensor | None:
-    """(K, levels, LEVEL_FEATURES) hop levels of one pair per state, for a network with
-    hop features; None for one without."""
-    if not net.config.hop_features:
-        return None
-    missing = [k for k, s in enumerate(states) if s.hops is None]
-    if missing:
-        raise ValueError("a network with hop features needs states encoded with them")
-    return torch.from_numpy(np.stack([s.hops.level_features(p)  # type: ignore[union-attr]
-                                      for s, p in zip(states, pairs)]))
+        batch = collate([state], device)
+        best = net.best_cells(net(batch), batch)
+        pair = int(torch.argmax(best.value))
+        s, v = int(best.subcarrier[pair]), int(best.level_index[pair])
+    j, m = (int(x) for x in state.pairs[pair])
+    return Action(pair, s, v, choice_of(options, (j, m), s, v))
 
 
 def random_action(state: DecisionState, options: HopOptions,
@@ -84,15 +69,13 @@ def random_action(state: DecisionState, options: HopOptions,
     choice = options.canonical(options.sample(rng))
     j, m = choice.last_layer, choice.next_node
     matches = torch.nonzero((state.pairs[:, 0] == j) & (state.pairs[:, 1] == m))
-    return Action(int(matches[0, 0]), choice.subcarrier, choice.level - 1,
-                  pair_cell(options, j, m), choice)
+    return Action(int(matches[0, 0]), choice.subcarrier, choice.level - 1, choice)
 
 
 def transition(state: DecisionState, action: Action, reward: float,
                next_state: DecisionState | None) -> Transition:
-    bits, shape = Transition.pack(action.cell)
-    return Transition(state, action.pair, action.subcarrier, action.level_index, bits, shape,
-                      reward, next_state)
+    return Transition(state, action.pair, action.subcarrier, action.level_index, reward,
+                      next_state)
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +85,8 @@ class ReplayBatch:
 
     Attributes:
         states: the B states; rows: (B,) batch row of each taken pair; cells: (B, S, V)
-            its valid cells; subcarrier, level_index: (B,) the taken cell; levels: V.
+            its valid cells; subcarrier, level_index: (B,) the taken cell; levels: V;
+            subcarrier_share: (B, S) of the taken pairs.
         hop_levels: (B, V, LEVEL_FEATURES) of the taken pairs when the states carry hop
             features, else None.
         next_states: the live next states (None when all are terminal); live: (B',)
@@ -115,6 +99,7 @@ class ReplayBatch:
     subcarrier: torch.Tensor
     level_index: torch.Tensor
     levels: int
+    subcarrier_share: torch.Tensor
     hop_levels: torch.Tensor | None
     next_states: GraphBatch | None
     live: torch.Tensor
@@ -127,17 +112,13 @@ class ReplayBatch:
             raise ValueError(f"a replay batch mixes numbers of levels {sorted(levels)}")
         states = collate([t.state for t in batch], device)
         live = [i for i, t in enumerate(batch) if t.next_state is not None]
-        hops = None
-        if all(t.state.hops is not None for t in batch):
-            hops = torch.from_numpy(np.stack([t.state.hops.level_features(t.pair)  # type: ignore[union-attr]
-                                              for t in batch])).to(device)
+        rows = states.pair_offset + torch.tensor([t.pair for t in batch], device=device)
         return cls(
-            states=states,
-            rows=states.pair_offset + torch.tensor([t.pair for t in batch], device=device),
-            cells=torch.stack([t.cell() for t in batch]).to(device),
+            states=states, rows=rows, cells=states.cells[rows],
             subcarrier=torch.tensor([t.subcarrier for t in batch], device=device),
             level_index=torch.tensor([t.level_index for t in batch], device=device),
-            levels=levels.pop(), hop_levels=hops,
+            levels=levels.pop(), subcarrier_share=states.subcarrier_share[rows],
+            hop_levels=None if states.hop_levels is None else states.hop_levels[rows],
             next_states=collate([batch[i].next_state for i in live], device)  # type: ignore[misc]
             if live else None,
             live=torch.tensor(live, dtype=torch.long, device=device),
@@ -154,7 +135,8 @@ def taken_q(net: QNetwork, batch: list[Transition] | ReplayBatch,
     network's current mode. All transitions must share one number of levels."""
     b = _batch(batch, device)
     out = net(b.states)
-    advantages = net.cell_advantages(out.hidden[b.rows], b.levels, b.hop_levels)
+    advantages = net.cell_advantages(out.hidden[b.rows], b.levels, b.subcarrier_share,
+                                     b.hop_levels)
     return net.cell_q(out.q[b.rows], advantages, b.cells, b.subcarrier, b.level_index)
 
 
@@ -162,21 +144,23 @@ def state_values(evaluator: QNetwork, states: list[DecisionState] | GraphBatch,
                  selector: QNetwork | None = None, device: torch.device | str = "cpu"
                  ) -> torch.Tensor:
     """(B,) bootstrap values of ``states`` (eval mode, no gradient): the ``evaluator``'s
-    value of the pair the ``selector`` ranks best (double Q-learning), or the
-    ``evaluator``'s own best pair without a selector. Only valid pairs are considered.
-    Inside a pair, the evaluator's best valid cell is worth exactly its pair value."""
+    Q of the action (pair and cell) the ``selector`` ranks best (double Q-learning), or
+    the ``evaluator``'s own best action without a selector. Only valid pairs and cells
+    are considered."""
     if isinstance(states, list):
         if not states:
             return torch.zeros(0, device=device)
         states = collate(states, device)
     with torch.no_grad():
         evaluator.eval()
-        q_eval = evaluator(states).q
+        q_eval = evaluator.cell_values(evaluator(states), states)
         if selector is None:
-            return segment_max(q_eval, states.pair_graph, states.n_graphs)[0]
+            best = q_eval.flatten(1).amax(dim=1)
+            return segment_max(best, states.pair_graph, states.n_graphs)[0]
         selector.eval()
-        _, best = segment_max(selector(states).q, states.pair_graph, states.n_graphs)
-        return q_eval[best]
+        chosen = selector.best_cells(selector(states), states)
+        _, pair = segment_max(chosen.value, states.pair_graph, states.n_graphs)
+        return q_eval[pair, chosen.subcarrier[pair], chosen.level_index[pair]]
 
 
 def td_targets(batch: list[Transition] | ReplayBatch, evaluator: QNetwork,

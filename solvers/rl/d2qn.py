@@ -182,7 +182,9 @@ def policy_distance(net: QNetwork, other: QNetwork, states: list[DecisionState],
     with torch.no_grad():
         net.eval()
         other.eval()
-        kl = softmax_kl(net(graphs).q, other(graphs).q, graphs.pair_graph, graphs.n_graphs)
+        kl = softmax_kl(net.best_cells(net(graphs), graphs).value,
+                        other.best_cells(other(graphs), graphs).value,
+                        graphs.pair_graph, graphs.n_graphs)
     return float(kl.mean())
 
 

@@ -19,21 +19,41 @@ embedding of the block's last layer, or a learned "computes nothing" vector; ``h
 ``h_n``: the next and the current node; ``g``: the graph's mean layer-2 embedding and
 mean compute-node embedding; ``f_p``: :data:`solvers.rl.state.PAIR_FEATURES`), the same
 function as one linear layer on their concatenation, computed per row instead of per
-pair. From ``z_p``: a pair score ``q_p`` and, only for pairs that are acted on or
-learned from, a subcarrier advantage ``A_s`` (S) and a level advantage ``A_v``. The
-level advantage is a smooth function of the level's share of peak capacity
-``u = v / V``: ``A_v(u) = sum_k c_k(z_p) phi_k(u)`` with :attr:`NetworkConfig.level_basis`
-Gaussian bumps ``phi_k`` centred evenly on ``log u`` over shares 1% .. 100%. Chosen over
-one output per level because a hop's cost and length are smooth in its rate (energy
-grows as ``r^2``, time as ``1/r``: even in ``log r``), so one sample teaches the
-neighbouring levels too, and because it serves any number of levels (20 or 100).
+pair. From ``z_p``: a pair score ``q_p``, a subcarrier advantage ``A_s`` (S) and a level
+advantage ``A_v``. The subcarrier advantage reads what the observation says of each
+subcarrier, the log of its link rate against the mean over subcarriers
+(:attr:`~solvers.rl.state.DecisionState.subcarrier_share`): ``A_s[sc] = c(z_p) *
+share[sc]``. Without fading every share is 0 and so is ``A_s``: one free output per
+subcarrier would learn nothing but noise there, and the maximum over cells would pick
+that noise up as a bias in every bootstrap. The network has no size tied to S. The level
+advantage is a smooth function of the level's share of peak
+capacity ``u = v / V``: ``A_v(u) = sum_k c_k(z_p) phi_k(u)`` with
+:attr:`NetworkConfig.level_basis` Gaussian bumps ``phi_k`` centred evenly on ``log u``
+over shares 1% .. 100%. Chosen over one output per level because a hop's cost and length
+are smooth in its rate (energy grows as ``r^2``, time as ``1/r``: even in ``log r``), so
+one sample teaches the neighbouring levels too, and because it serves any number of
+levels (20 or 100). With ``C_p`` the pair's valid cells:
 
-    Q(s, (p, sc, v)) = q_p + A_s[sc] + A_v[v] - max over the pair's valid cells (A_s + A_v)
+    Q(s, (p, sc, v)) = q_p + A[sc, v] - mean over C_p of A,      A[sc, v] = A_s[sc] + A_v[v]
 
-So the best valid action of a pair has ``Q = q_p`` exactly, the greedy action is the best
-pair and then its best valid cell (exact, tested against full enumeration), and the
-value of a state, which a bootstrap target needs, is ``max_p q_p`` over its valid pairs
-alone. Independent per-factor branches (BDQ) cannot represent the conditional masks.
+the dueling form of Wang et al. (2016, Eq. 9) one level down: the advantage is centred by
+its *mean* over the valid cells, so ``q_p`` is the pair's value under a uniformly random
+valid cell, which uniform exploration samples without bias. The greedy action is the
+pair with the best ``q_p + max_C_p A - mean_C_p A`` and then that cell (exact, tested
+against full enumeration); a state's value, which a bootstrap target needs, is the best
+of those over its valid pairs (:meth:`QNetwork.best_cells`). Every valid pair's cells are
+in the state (:class:`~solvers.rl.state.DecisionState`), a few hundred pairs of S x V
+cells at most, so this is one batched masked max, and the product of the four factors is
+never enumerated by the policy. Independent per-factor branches (BDQ) cannot represent
+the conditional masks.
+
+Why not centre by the maximum (``Q(best cell) = q_p``, so a state's value needs no
+cells)? That was this head's first form, and it learns nothing here: ``q_p`` is then
+identified only through ``q_p + A_taken - max A``, the gap ``max A - A_taken >= 0`` is
+free wherever the best cell is unexplored, and every bootstrap inherits it. Measured on
+one fixed tiny instance (``tiny-v1`` N = 3, 3 tasks; 2 000 decisions of DDQN), the taken
+actions' Q averaged -0.09 and 58% were positive, while every reward is <= 0 (mean
+-0.30 per step after scaling): the greedy policy failed every task.
 
 With ``dueling`` (D2QN), ``q_p = V(g) + s_p - mean_valid(s)``: a state value plus pair
 advantages centred over the state's valid pairs only.
@@ -61,8 +81,6 @@ class NetworkConfig:
     """Output widths of the graph convolutions (the paper: 64, 128, 256)."""
     head_hidden: int = 256
     """Width of the pair hidden vector ``z_p``."""
-    n_subcarriers: int = 10
-    """S: subcarrier advantages; the instances must have this many subcarriers."""
     level_basis: int = 16
     """Gaussian bumps over the level's share of peak capacity that span ``A_v``."""
     dueling: bool = False
@@ -208,7 +226,7 @@ class QNetwork(nn.Module):
         n_pair = PAIR_FEATURES + (HOP_PAIR_FEATURES if config.hop_features else 0)
         self.w_pair = nn.Linear(n_pair, hid)
         self.score = nn.Linear(hid, 1)
-        self.cell = nn.Linear(hid, config.n_subcarriers + config.level_basis
+        self.cell = nn.Linear(hid, 1 + config.level_basis
                               + (LEVEL_FEATURES if config.hop_features else 0))
         self.value = (nn.Sequential(nn.Linear(mid + emb, hid), nn.ReLU(), nn.Linear(hid, 1))
                       if config.dueling else None)
@@ -268,21 +286,24 @@ class QNetwork(nn.Module):
         width one spacing; shares below 1% read x < 0."""
         return _level_bumps(levels, self.config.level_basis)
 
-    def cell_advantages(self, hidden: torch.Tensor, levels: int,
+    def cell_advantages(self, hidden: torch.Tensor, levels: int, subcarrier_share: torch.Tensor,
                         hop_levels: torch.Tensor | None = None) -> torch.Tensor:
         """(K, S, levels): ``A_s[sc] + A_v[v]`` for the pairs with hidden rows ``hidden``
-        (K, head_hidden); with hop features, ``hop_levels`` (K, levels, LEVEL_FEATURES)
-        of those pairs (:meth:`solvers.rl.state.HopTable.level_features`) is required."""
+        (K, head_hidden) and subcarrier shares ``subcarrier_share`` (K, S)
+        (:attr:`~solvers.rl.state.DecisionState.subcarrier_share`); with hop features,
+        ``hop_levels`` (K, levels, LEVEL_FEATURES) of those pairs
+        (:meth:`solvers.rl.state.HopTable.level_features`) is required."""
         out = self.cell(hidden)
-        n_sub, n_basis = self.config.n_subcarriers, self.config.level_basis
+        n_basis = self.config.level_basis
         bumps = self.level_features(levels).to(out.device)
-        a_level = out[:, n_sub:n_sub + n_basis] @ bumps.T
+        a_level = out[:, 1:1 + n_basis] @ bumps.T
         if self.config.hop_features:
             if hop_levels is None:
                 raise ValueError("a network with hop features needs each pair's hop levels")
-            a_level = a_level + torch.einsum("kf,kvf->kv", out[:, n_sub + n_basis:],
+            a_level = a_level + torch.einsum("kf,kvf->kv", out[:, 1 + n_basis:],
                                              hop_levels.to(out.device))
-        return out[:, :n_sub, None] + a_level[:, None, :]
+        a_subcarrier = out[:, :1] * subcarrier_share.to(out.device)
+        return a_subcarrier[:, :, None] + a_level[:, None, :]
 
     @staticmethod
     def cell_q(pair_q: torch.Tensor, advantages: torch.Tensor, cells: torch.Tensor,
@@ -290,13 +311,40 @@ class QNetwork(nn.Module):
         """(K,) Q of the actions ``(pair, subcarrier, level_index)``: ``pair_q`` (K,),
         ``advantages`` (K, S, V) from :meth:`cell_advantages`, ``cells`` (K, S, V) bool
         valid cells of each pair (each with at least one valid cell)."""
-        best = advantages.masked_fill(~cells, -math.inf).flatten(1).amax(dim=1)
         rows = torch.arange(pair_q.shape[0], device=pair_q.device)
-        return pair_q + advantages[rows, subcarrier, level_index] - best
+        return pair_q + advantages[rows, subcarrier, level_index] - valid_mean(advantages,
+                                                                               cells)
 
-    @staticmethod
-    def best_cell(advantages: torch.Tensor, cell: torch.Tensor) -> tuple[int, int]:
-        """(subcarrier, level index) of the best valid cell: ``advantages`` (S, V),
-        ``cell`` (S, V) bool; ties go to the lowest flat index."""
-        flat = int(torch.argmax(advantages.masked_fill(~cell, -math.inf)))
-        return divmod(flat, cell.shape[1])
+    def cell_values(self, out: PairValues, batch: GraphBatch) -> torch.Tensor:
+        """(sum P, S, levels): Q of every cell of every pair of ``batch`` (``out`` =
+        ``self(batch)``), -inf where the cell is invalid."""
+        advantages = self.cell_advantages(out.hidden, batch.cells.shape[2],
+                                          batch.subcarrier_share, batch.hop_levels)
+        q = out.q[:, None, None] + advantages - valid_mean(advantages, batch.cells)[:, None, None]
+        return q.masked_fill(~batch.cells, -math.inf)
+
+    def best_cells(self, out: PairValues, batch: GraphBatch) -> BestCells:
+        """Every pair's best valid cell and its Q (the pair's value), for ``out`` =
+        ``self(batch)``; ties go to the lowest (subcarrier, level) flat index."""
+        values = self.cell_values(out, batch).flatten(1)
+        flat = torch.argmax(values, dim=1)
+        levels = batch.cells.shape[2]
+        return BestCells(values.gather(1, flat[:, None]).squeeze(1),
+                         torch.div(flat, levels, rounding_mode="floor"), flat % levels)
+
+
+@dataclass(frozen=True, eq=False)
+class BestCells:
+    """Per pair of a batch (sum P,): ``value``, the Q of its best valid cell (the pair's
+    value), and that cell's ``subcarrier`` and ``level_index``."""
+
+    value: torch.Tensor
+    subcarrier: torch.Tensor
+    level_index: torch.Tensor
+
+
+def valid_mean(advantages: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """(K,) the mean of ``advantages`` (K, S, V) over each row's valid ``cells`` (K, S, V)
+    bool (every row has one)."""
+    total = torch.where(cells, advantages, torch.zeros_like(advantages)).flatten(1).sum(1)
+    return total / cells.flatten(1).sum(1).to(advantages.dtype)

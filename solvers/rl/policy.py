@@ -112,9 +112,6 @@ class LearnedPolicy(OnlineSolver):
         path = self.policy_for(instance)
         if path not in self._loaded:
             net, _, digest = load_policy(path, self.device)
-            if net.config.n_subcarriers != instance.n_subcarriers:
-                raise ValueError(f"{path}: trained for {net.config.n_subcarriers} subcarriers, "
-                                 f"instance {instance.name} has {instance.n_subcarriers}")
             self._loaded[path] = (net, digest)
         self._net, self.version = self._loaded[path]
         result = super().solve(instance, seed=seed, time_limit_s=time_limit_s)

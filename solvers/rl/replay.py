@@ -1,9 +1,9 @@
 """The replay buffer shared by DDQN, D2QN and CERL: one transition format for all three.
 
-A :class:`Transition` holds the decision (a :class:`~solvers.rl.state.DecisionState`),
-the action as (pair index, subcarrier, level index), the valid cells of the chosen pair
-(packed bits, what ``Q(s, a)`` needs), the reward, and the next decision's state (what
-the bootstrap target needs: its valid pairs are in it) or None at the end of an episode.
+A :class:`Transition` holds the decision (a :class:`~solvers.rl.state.DecisionState`,
+with every valid pair and its valid cells), the action as (pair index, subcarrier, level
+index), the reward, and the next decision's state (what the bootstrap target needs: its
+valid pairs and cells are in it) or None at the end of an episode.
 Consecutive transitions share their state objects, so a state is stored once.
 """
 
@@ -12,34 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from solvers.rl.state import DecisionState
 
 
 @dataclass(frozen=True, eq=False)
 class Transition:
-    """One step. ``reward`` is the environment's (minus the cost incurred, unscaled);
-    ``cell_bits`` packs the chosen pair's (S, levels) valid cells (``np.packbits``)."""
+    """One step. ``reward`` is the environment's (minus the cost incurred, unscaled)."""
 
     state: DecisionState
     pair: int
     subcarrier: int
     level_index: int
-    cell_bits: np.ndarray
-    cell_shape: tuple[int, int]
     reward: float
     next_state: DecisionState | None
-
-    @staticmethod
-    def pack(cell: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        return np.packbits(cell, axis=None), (int(cell.shape[0]), int(cell.shape[1]))
-
-    def cell(self) -> torch.Tensor:
-        """Bool (S, levels): the chosen pair's valid cells."""
-        n = self.cell_shape[0] * self.cell_shape[1]
-        bits = np.unpackbits(self.cell_bits, count=n).astype(bool)
-        return torch.from_numpy(bits.reshape(self.cell_shape))
 
 
 class ReplayBuffer:

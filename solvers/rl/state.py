@@ -58,6 +58,13 @@ class DecisionState:
         pair_features: (P, :data:`PAIR_FEATURES`) float32, plus :data:`HOP_PAIR_FEATURES`
             columns with hop features.
         levels: the instance's number of resource levels.
+        cell_bits: the pairs' valid (subcarrier, level - 1) cells, bool (P, S, levels)
+            packed by ``np.packbits`` (:meth:`cell_mask` unpacks them): what the head
+            maximises and centres over, for the state's own action and as a next state.
+        n_subcarriers: S.
+        subcarrier_share: (P, S) float32, per pair and subcarrier ``log(R_s / mean_s R_s)``
+            of the transfer's link rate in the current slot (:func:`subcarrier_shares`):
+            0 everywhere without fading or without a transfer.
         hops: with hop features, the :class:`HopTable` of the pairs, else None.
     """
 
@@ -71,11 +78,20 @@ class DecisionState:
     pairs: torch.Tensor
     pair_features: torch.Tensor
     levels: int
+    cell_bits: np.ndarray
+    n_subcarriers: int
+    subcarrier_share: torch.Tensor
     hops: HopTable | None = None
 
     @property
     def n_pairs(self) -> int:
         return int(self.pairs.shape[0])
+
+    def cell_mask(self) -> torch.Tensor:
+        """Bool (P, S, levels): the valid cells of every pair."""
+        shape = (self.n_pairs, self.n_subcarriers, self.levels)
+        bits = np.unpackbits(self.cell_bits, count=int(np.prod(shape))).astype(bool)
+        return torch.from_numpy(bits.reshape(shape))
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,12 +112,12 @@ class HopTable:
     slack: int
     deadline_slots: int
 
-    def level_features(self, pair: int) -> np.ndarray:
-        """Float32 (levels, :data:`LEVEL_FEATURES`) of one pair."""
-        slots = self.slots[pair].astype(np.float32)
-        margin = (self.slack - slots - self.need[pair]) / self.deadline_slots
-        return np.stack([self.cost[pair].astype(np.float32), slots / self.deadline_slots,
-                         margin, (margin >= 0).astype(np.float32)], axis=1)
+    def level_features(self) -> np.ndarray:
+        """Float32 (P, levels, :data:`LEVEL_FEATURES`) of every pair."""
+        slots = self.slots.astype(np.float32)
+        margin = (self.slack - slots - self.need[:, None]) / self.deadline_slots
+        return np.stack([self.cost.astype(np.float32), slots / self.deadline_slots,
+                         margin, (margin >= 0).astype(np.float32)], axis=2)
 
 
 def _hop_table(sim: OnlineSimulator, options: HopOptions, pairs: np.ndarray
@@ -138,13 +154,42 @@ def valid_pairs(options: HopOptions) -> np.ndarray:
 
 
 def pair_cell(options: HopOptions, last_layer: int, next_node: int) -> np.ndarray:
-    """Bool (S, levels): the valid (subcarrier, level - 1) cells of one pair."""
+    """Bool (S, levels): the valid (subcarrier, level - 1) cells of one pair, factor by
+    factor through the options' conditional masks (tests check :func:`pair_cells` by it)."""
     subs = options.subcarrier_mask(last_layer, next_node)
     cell = np.zeros((subs.shape[0], len(options.level_mask(last_layer, next_node, 0))),
                     dtype=bool)
     for s in np.flatnonzero(subs):
         cell[s] = options.level_mask(last_layer, next_node, int(s))
     return cell
+
+
+def pair_cells(options: HopOptions, pairs: np.ndarray) -> np.ndarray:
+    """Bool (P, S, levels): the valid cells of ``pairs`` (P, 2), read from the options'
+    full validity grid (one lookup, not P calls of :func:`pair_cell`)."""
+    index = {int(m): k for k, m in enumerate(options.nodes)}
+    jj = pairs[:, 0] - int(options.blocks[0])
+    mm = np.array([index[int(m)] for m in pairs[:, 1]], dtype=np.int64)
+    return options.valid[jj, mm]
+
+
+def subcarrier_shares(sim: OnlineSimulator, pairs: np.ndarray) -> np.ndarray:
+    """Float32 (P, S): for each ``(block end, next node)`` pair (P, 2) of the current
+    decision, ``log(R_s / mean over s of R_s)`` of the link rate to the next node on each
+    subcarrier in the current slot: what the observation says of one subcarrier against
+    another (their rates differ only under fading). 0 for pairs that do not transfer."""
+    options = sim.options()
+    n_sub = sim.instance.n_subcarriers
+    out = np.zeros((pairs.shape[0], n_sub), dtype=np.float32)
+    sends = pairs[:, 1] != options.node
+    if sim.instance.fading is None or not sends.any():
+        return out
+    rate = sim.physics.rate_bps(np.full((int(sends.sum()), 1), options.slot),
+                                np.full((int(sends.sum()), 1), options.node),
+                                pairs[sends, 1][:, None], np.arange(n_sub)[None, :])
+    log_rate = np.log(np.maximum(rate, 1e-300))
+    out[sends] = log_rate - np.log(rate.mean(axis=1, keepdims=True))
+    return out
 
 
 def pair_features(pairs: np.ndarray, next_layer: int, node: int, cycles: np.ndarray,
@@ -177,6 +222,9 @@ def encode(sim: OnlineSimulator, hop_features: bool = False) -> DecisionState:
                          compute_index=data.compute_index, task_index=data.task_index,
                          node=n, next_layer=i, pairs=torch.from_numpy(pairs),
                          pair_features=torch.from_numpy(feats), levels=sim.instance.levels,
+                         cell_bits=np.packbits(pair_cells(options, pairs), axis=None),
+                         n_subcarriers=sim.instance.n_subcarriers,
+                         subcarrier_share=torch.from_numpy(subcarrier_shares(sim, pairs)),
                          hops=table)
 
 
@@ -198,9 +246,14 @@ class GraphBatch:
         node_row: (B,) row of each decided task's current node.
         pair_graph: (sum P,) graph of each pair; pair_block: (sum P,) block end j;
             pair_next_layer: (sum P,) the decided task's next layer i;
-            pair_node_row: (sum P,) row of the pair's next node; pair_features: (sum P, 4).
+            pair_node_row: (sum P,) row of the pair's next node; pair_features:
+            (sum P, PAIR_FEATURES [+ HOP_PAIR_FEATURES]).
+        cells: (sum P, S, levels) bool, each pair's valid cells; subcarrier_share:
+            (sum P, S) float32 (:attr:`DecisionState.subcarrier_share`).
         pair_offset: (B,) index of each graph's first pair.
         n_graphs: B.
+        hop_levels: (sum P, levels, LEVEL_FEATURES) float32 when every state carries hop
+            features, else None.
     """
 
     x: torch.Tensor
@@ -216,8 +269,11 @@ class GraphBatch:
     pair_next_layer: torch.Tensor
     pair_node_row: torch.Tensor
     pair_features: torch.Tensor
+    cells: torch.Tensor
+    subcarrier_share: torch.Tensor
     pair_offset: torch.Tensor
     n_graphs: int
+    hop_levels: torch.Tensor | None = None
 
 
 def collate(states: list[DecisionState], device: torch.device | str = "cpu") -> GraphBatch:
@@ -252,8 +308,11 @@ def collate(states: list[DecisionState], device: torch.device | str = "cpu") -> 
             torch.tensor([s.next_layer for s in states]), n_pairs),
         pair_node_row=pairs[:, 1] + pair_node_offset,
         pair_features=torch.cat([s.pair_features for s in states]),
+        cells=torch.cat([s.cell_mask() for s in states]),
+        subcarrier_share=torch.cat([s.subcarrier_share for s in states]),
         pair_offset=pair_offset,
         n_graphs=len(states),
+        hop_levels=_hop_levels(states),
     )
     if str(device) == "cpu":
         return batch
@@ -273,4 +332,13 @@ def _single(state: DecisionState) -> GraphBatch:
         pair_graph=torch.zeros(n_pairs, dtype=torch.long), pair_block=state.pairs[:, 0],
         pair_next_layer=torch.full((n_pairs,), state.next_layer, dtype=torch.long),
         pair_node_row=state.pairs[:, 1], pair_features=state.pair_features,
-        pair_offset=torch.zeros(1, dtype=torch.long), n_graphs=1)
+        cells=state.cell_mask(), subcarrier_share=state.subcarrier_share, pair_offset=torch.zeros(1, dtype=torch.long), n_graphs=1,
+        hop_levels=_hop_levels([state]))
+
+
+def _hop_levels(states: list[DecisionState]) -> torch.Tensor | None:
+    """(sum P, levels, LEVEL_FEATURES) of the states' pairs when all carry hop features."""
+    if any(s.hops is None for s in states):
+        return None
+    return torch.from_numpy(np.concatenate([s.hops.level_features()  # type: ignore[union-attr]
+                                            for s in states]))
