@@ -352,21 +352,27 @@ def test_elite_deploy_ships_the_fittest(tmp_path: Path) -> None:
 
 # -- learning ----------------------------------------------------------------------------
 def test_a_tiny_run_beats_random(tmp_path: Path) -> None:
+    """The median of three seeds' greedy policies beats `random` on a tiny instance
+    after 600 decisions (about 10 s each). Measured over seeds 0-4: 3.8, 90.9, 11.8,
+    41.2, 13.4 against random's 21.8: a typical run beats it, not every run."""
     from dcibench.evaluator import evaluate
     from dcibench.io import load_instance
     from dcibench.registry import make_solver
     from solvers.rl.policy import CERLPolicy
 
-    config = tiny_config(total_decisions=600, population_size=6, fitness_batch=16,
-                         learning_starts=50, batch_size=32, buffer_size=5000,
-                         target_update_every=25, learning_rate=1e-3, train_every=1,
-                         exploration_fraction=0.3, save_every_episodes=1000,
-                         network=NetworkConfig(widths=(32, 32, 32), head_hidden=64))
-    path = cerl.train(config, InstanceFamily.preset("small", (3,), (2, 3, 4)), tmp_path,
-                      progress=False)
     instance = load_instance(Path(__file__).parents[1] / "instances/tiny-v1/p1-n3-q2-s0.json")
-    learned = evaluate(instance, CERLPolicy(checkpoint=str(path)).solve(instance).schedule)
-    random = [evaluate(instance, make_solver("random").solve(instance, seed=s).schedule)
-              for s in range(5)]
-    print(f"cerl {learned.objective:.2f} vs random {np.mean([r.objective for r in random]):.2f}")
-    assert learned.objective < np.mean([r.objective for r in random])
+    learned = []
+    for seed in range(3):
+        config = tiny_config(seed=seed, total_decisions=600, population_size=6,
+                             fitness_batch=16, learning_starts=50, batch_size=32,
+                             buffer_size=5000, target_update_every=25, learning_rate=1e-3,
+                             train_every=1, exploration_fraction=0.3, save_every_episodes=1000,
+                             network=NetworkConfig(widths=(32, 32, 32), head_hidden=64))
+        path = cerl.train(config, InstanceFamily.preset("small", (3,), (2, 3, 4)),
+                          tmp_path / f"s{seed}", progress=False)
+        schedule = CERLPolicy(checkpoint=str(path)).solve(instance).schedule
+        learned.append(evaluate(instance, schedule).objective)
+    random = np.mean([evaluate(instance, make_solver("random").solve(instance, seed=s)
+                               .schedule).objective for s in range(5)])
+    print(f"cerl {learned} (median {np.median(learned):.2f}) vs random {random:.2f}")
+    assert np.median(learned) < random
