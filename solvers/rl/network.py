@@ -64,6 +64,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import weakref
 from dataclasses import asdict, dataclass
 
 import torch
@@ -170,6 +171,23 @@ def adjacency(batch: GraphBatch, rows: torch.Tensor | None = None) -> Adjacency:
     return Adjacency(matrix, loop_rows, loop[loop_rows])
 
 
+_ADJACENCIES: weakref.WeakKeyDictionary[GraphBatch, tuple[Adjacency, Adjacency]] = \
+    weakref.WeakKeyDictionary()
+
+
+def batch_adjacencies(batch: GraphBatch) -> tuple[Adjacency, Adjacency]:
+    """``(full, read)``: the normalised adjacency of ``batch`` on all rows, and on the
+    rows the head reads (the compute nodes, then the decided tasks' layers). Built once
+    per batch object and kept while it lives: a DQN update runs three networks on one
+    replay batch, CERL's fitness 2k (they carry no gradient: edge weights are data)."""
+    cached = _ADJACENCIES.get(batch)
+    if cached is None:
+        read = torch.cat([batch.compute_index, batch.task_index.reshape(-1)])
+        cached = (adjacency(batch), adjacency(batch, read))
+        _ADJACENCIES[batch] = cached
+    return cached
+
+
 @functools.lru_cache(maxsize=16)
 def _level_bumps(levels: int, basis: int) -> torch.Tensor:
     """See :meth:`QNetwork.level_features` (computed once per pair of sizes; read-only;
@@ -248,13 +266,12 @@ class QNetwork(nn.Module):
                              f"hop features {self.config.hop_features}, as the network")
         n_graphs = batch.n_graphs
         n_compute = batch.compute_index.shape[0]
-        read = torch.cat([batch.compute_index, batch.task_index.reshape(-1)])
-        full = adjacency(batch)
+        full, read_adjacency = batch_adjacencies(batch)
         h = batch.x
         for conv, norm in zip(self.convs[:-1], self.norms[:-1]):
             h = norm(torch.relu(conv(h, full)))
         pooled_mid = segment_mean(h, batch.graph_of_node, n_graphs)
-        h = self.norms[-1](torch.relu(self.convs[-1](h, adjacency(batch, read))))
+        h = self.norms[-1](torch.relu(self.convs[-1](h, read_adjacency)))
         h_compute, h_task = h[:n_compute], h[n_compute:]
         pooled = torch.cat([pooled_mid, segment_mean(h_compute, batch.graph_of_compute,
                                                      n_graphs)], dim=1)
