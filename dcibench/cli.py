@@ -1,5 +1,5 @@
-"""Command line: ``python -m dcibench {generate,evaluate,run,sweep,train,report,quality,
-reference,solvers,make-set,bench}``."""
+"""Command line: ``python -m dcibench {generate,evaluate,run,sweep,train,study,report,
+quality,reference,solvers,make-set,bench}``."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def _resolve_runs(solvers: list[str], instances: str, seeds: int, time_limit: fl
                   option_items: Sequence[str] = ()) -> list[Any] | None:
     """The planned runs, or None after printing a clear message for bad input."""
     from dcibench.registry import UnknownSolverError, solver_class
-    from dcibench.runner import find_instances
+    from dcibench.runner import find_instances, relative_path
     from dcibench.sweep import plan
 
     try:
@@ -141,16 +141,7 @@ def _resolve_runs(solvers: list[str], instances: str, seeds: int, time_limit: fl
     except (UnknownSolverError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    return plan(solvers, [_relative(p) for p in paths], range(seeds), time_limit, options)
-
-
-def _relative(path: Path) -> Path:
-    """``path`` relative to the working directory when it lies below it (records then
-    hold no machine-specific prefix), else as it is."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return path
+    return plan(solvers, [relative_path(p) for p in paths], range(seeds), time_limit, options)
 
 
 def _do_sweep(args: argparse.Namespace, solvers: list[str], default_name: str) -> int:
@@ -189,32 +180,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a learned solver on an instance family; write its checkpoint and log."""
-    import dataclasses
-
-    from dcibench.registry import UnknownSolverError, trainer_module
-
-    try:
-        module = trainer_module(args.solver)
-    except UnknownSolverError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     from dcibench.family import InstanceFamily
+    from dcibench.registry import UnknownSolverError, trainer_config, trainer_module
 
     settings = _assignments(args.config, "--config")
     settings["seed"] = args.seed
     if args.decisions is not None:
         settings["total_decisions"] = args.decisions
-    known = {f.name for f in dataclasses.fields(module.Config)}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        print(f"error: unknown --config key(s) {unknown} for {args.solver}; known: "
-              f"{', '.join(sorted(known))}", file=sys.stderr)
-        return 2
     try:
-        config = module.Config(**settings)
+        module = trainer_module(args.solver)
+        config = trainer_config(args.solver, settings)
         family = InstanceFamily.preset(args.family, tuple(args.n_eds), tuple(args.n_tasks or ()),
                                        **_assignments(args.set, "--set"))
-    except (TypeError, ValueError) as exc:
+    except (UnknownSolverError, TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else (
@@ -229,6 +207,40 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"checkpoint: {path}")
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    """Run the paper's study: train the learned solvers, sweep every method, report."""
+    from dcibench.family import InstanceFamily
+    from dcibench.registry import UnknownSolverError
+    from dcibench.study import StudySettings, run_study, set_folder
+
+    try:
+        settings = StudySettings(
+            out=Path(args.out), solvers=tuple(args.solvers),
+            family=InstanceFamily.preset(args.family, tuple(args.n_eds), tuple(args.n_tasks or ())),
+            decisions=args.decisions, train_seeds=args.train_seeds,
+            config=_assignments(args.config, "--config"),
+            sets=tuple(set_folder(name) for name in args.sets), seeds=args.seeds,
+            workers=args.workers, device=args.device)
+    except (UnknownSolverError, FileNotFoundError, TypeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if settings.learned:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        outcome = run_study(settings, resume=args.resume, progress=not args.quiet)
+    except (FileExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"study: {outcome.report} ({outcome.runs} runs)")
+    if outcome.failed_runs or outcome.beats_optimum:
+        print(f"error: {outcome.failed_runs} runs did not finish ok, {outcome.beats_optimum} "
+              "beat a proven optimum; see the leaderboard", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -288,7 +300,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
     """Run solvers on a set and fold their results into its reference table."""
     from dcibench.reference import (REFERENCE_FILE, read_reference, update_from_records,
                                     write_reference)
-    from dcibench.runner import read_records, record_key
+    from dcibench.runner import read_records, record_key, relative_path
     from dcibench.sweep import sweep
 
     folder = Path(args.folder)
@@ -303,7 +315,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
         wanted = {spec.key() for spec in specs}
         records = [r for r in read_records(out) if record_key(r) in wanted]
     members = {str(spec.instance_path) for spec in specs} | {
-        str(_relative(p)) for p in folder.glob("*.json")}
+        str(relative_path(p)) for p in folder.glob("*.json")}
     for extra in args.from_results or []:
         records += [r for r in read_records(extra) if r["instance_path"] in members]
     table = read_reference(folder / REFERENCE_FILE)
@@ -425,6 +437,35 @@ def build_parser() -> argparse.ArgumentParser:
                    "with the same thread count)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    from dcibench import study
+
+    y = sub.add_parser("study", help="the paper's study: train the learned solvers, sweep "
+                       "every method, check the paper's claims (resumable)")
+    y.add_argument("--solvers", nargs="+", default=list(study.STUDY_SOLVERS),
+                   help="methods swept; the learned ones are trained first")
+    y.add_argument("--family", default="paper", help="training family: paper or small")
+    y.add_argument("--n-eds", type=int, nargs="+", default=list(study.STUDY_N_EDS),
+                   help="training sizes N, in turn")
+    y.add_argument("--n-tasks", type=int, nargs="*", help="exact training task counts, in "
+                   "turn (default: Poisson arrivals)")
+    y.add_argument("--decisions", type=int, default=study.STUDY_DECISIONS,
+                   help="training budget per solver and seed: environment decisions")
+    y.add_argument("--train-seeds", type=int, default=3, help="training seeds (0..K-1)")
+    y.add_argument("--config", action="append", metavar="KEY=VALUE",
+                   help="a setting of every trainer's config (JSON values; repeatable)")
+    y.add_argument("--sets", nargs="+", default=list(study.STUDY_SETS),
+                   help="instance sets: shipped names or folders")
+    y.add_argument("--seeds", type=int, default=3,
+                   help="run seeds (0..K-1) of the methods without training")
+    y.add_argument("--workers", type=int, default=1, help="sweep runs at once")
+    y.add_argument("--out", default=str(DEFAULT_RESULTS / "study"), help="the study's folder")
+    y.add_argument("--resume", action="store_true",
+                   help="continue the study in --out, skipping finished trainings and runs")
+    y.add_argument("--device", default="cpu", help="torch device of the trainings")
+    y.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    y.add_argument("--quiet", action="store_true", help="no progress output")
+    y.set_defaults(func=cmd_study)
 
     p = sub.add_parser("report", help="leaderboard (markdown) and figures from results files")
     p.add_argument("results", nargs="+", help="results files (.jsonl)")

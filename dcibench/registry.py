@@ -63,6 +63,24 @@ def trainer_module(name: str) -> Any:
     return importlib.import_module(TRAINERS[key])
 
 
+def trainer_config(name: str, settings: dict[str, Any]) -> Any:
+    """The training config of the learned solver ``name`` (``Config`` of its
+    :func:`trainer_module`) built from ``settings``. Raises ValueError, naming the known
+    keys, for a key the config does not have or a value it refuses."""
+    import dataclasses
+
+    module = trainer_module(name)
+    known = {f.name for f in dataclasses.fields(module.Config)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown} for {name}; known: "
+                         f"{', '.join(sorted(known))}")
+    try:
+        return module.Config(**settings)
+    except TypeError as exc:
+        raise ValueError(f"{name} config: {exc}") from None
+
+
 def make_solver(name: str, **options: Any) -> Any:
     """An instance of the solver registered under ``name``, built with ``options``."""
     return solver_class(name)(**options)

@@ -140,6 +140,25 @@ def with_gaps(frame: "pd.DataFrame") -> "pd.DataFrame":
     return frame.join(gaps)
 
 
+def stratified_resamples(values: np.ndarray, strata: np.ndarray, draws: int,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap resamples that redraw runs with replacement within each stratum (each
+    keeps its size), strata in sorted order.
+
+    Args:
+        values: shape (R,), one value per run.
+        strata: shape (R,), the stratum (instance) of each run.
+    Returns:
+        shape (draws, R): one resample per row, grouped by stratum.
+    """
+    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    parts = []
+    for members in groups:
+        picks = rng.integers(0, members.shape[0], size=(draws, members.shape[0]))
+        parts.append(values[members][picks])
+    return np.concatenate(parts, axis=1)
+
+
 def bootstrap_ci(values: np.ndarray, strata: np.ndarray, draws: int = BOOTSTRAP_DRAWS,
                  seed: int = 0) -> tuple[float, float, float]:
     """Mean and 95% percentile interval, resampling runs with replacement within each
@@ -150,12 +169,7 @@ def bootstrap_ci(values: np.ndarray, strata: np.ndarray, draws: int = BOOTSTRAP_
         strata: shape (R,), the instance of each run.
     """
     rng = np.random.default_rng(seed)
-    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
-    samples = np.zeros(draws)
-    for members in groups:
-        picks = rng.integers(0, members.shape[0], size=(draws, members.shape[0]))
-        samples += values[members][picks].sum(axis=1)
-    samples /= values.shape[0]
+    samples = stratified_resamples(values, strata, draws, rng).mean(axis=1)
     low, high = np.percentile(samples, [2.5, 97.5])
     return float(values.mean()), float(low), float(high)
 

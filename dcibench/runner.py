@@ -90,6 +90,15 @@ def find_instances(path: Path | str) -> list[Path]:
     return found
 
 
+def relative_path(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies below it (records then
+    hold no machine-specific prefix), else as it is."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
 def _natural_key(path: Path) -> list[Any]:
     """Sort key that puts ``n5`` before ``n10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
