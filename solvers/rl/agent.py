@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from dcibench.simulator import Choice, HopOptions
-from solvers.rl.network import NetworkConfig, QNetwork, segment_max
+from solvers.rl.network import NetworkConfig, PairValues, QNetwork, segment_max
 from solvers.rl.replay import Transition
 from solvers.rl.state import DecisionState, GraphBatch, choice_of, collate
 
@@ -66,7 +66,12 @@ def greedy_action(net: QNetwork, state: DecisionState, options: HopOptions,
 def random_action(state: DecisionState, options: HopOptions,
                   rng: np.random.Generator) -> Action:
     """A random valid action (:meth:`HopOptions.sample`, canonical)."""
-    choice = options.canonical(options.sample(rng))
+    return action_of(state, options, options.sample(rng))
+
+
+def action_of(state: DecisionState, options: HopOptions, choice: Choice) -> Action:
+    """The :class:`Action` of a valid ``choice`` (made canonical) on ``state``."""
+    choice = options.canonical(choice)
     j, m = choice.last_layer, choice.next_node
     matches = torch.nonzero((state.pairs[:, 0] == j) & (state.pairs[:, 1] == m))
     return Action(int(matches[0, 0]), choice.subcarrier, choice.level - 1, choice)
@@ -130,11 +135,12 @@ def _batch(batch: list[Transition] | ReplayBatch, device: torch.device | str) ->
 
 
 def taken_q(net: QNetwork, batch: list[Transition] | ReplayBatch,
-            device: torch.device | str = "cpu") -> torch.Tensor:
+            device: torch.device | str = "cpu", out: PairValues | None = None) -> torch.Tensor:
     """(B,) ``Q(s, a)`` of each transition's state and action, with gradient, in the
-    network's current mode. All transitions must share one number of levels."""
+    network's current mode (``out``: ``net``'s output on the batch's states, when it is
+    already computed). All transitions must share one number of levels."""
     b = _batch(batch, device)
-    out = net(b.states)
+    out = net(b.states) if out is None else out
     advantages = net.cell_advantages(out.hidden[b.rows], b.levels, b.subcarrier_share,
                                      b.hop_levels)
     return net.cell_q(out.q[b.rows], advantages, b.cells, b.subcarrier, b.level_index)

@@ -350,7 +350,7 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
     actor = copy.deepcopy(learner.online)
     generation = agent_decisions = instances = 0
     best: tuple[torch.Tensor, Buffers] | None = None
-    saved = run.restore()
+    saved = run.restore(config)
     if saved is not None:
         cem.load_state_dict(saved["cem"])
         population.load_state_dict(saved["population"])

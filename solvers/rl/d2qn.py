@@ -246,7 +246,7 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
     session, rng, learner, replay = run.session, run.rng, run.learner, run.replay
     noise = ParameterNoise(learner.online, config.initial_sigma, config.adaption_coefficient,
                            config.seed)
-    saved = run.restore()
+    saved = run.restore(config)
     if saved is not None:
         noise.load_state_dict(saved["noise"])
     distances: list[float] = []

@@ -40,6 +40,7 @@ from torch import nn
 from dcibench.family import InstanceFamily
 from dcibench.simulator import HopOptions
 from solvers.rl.agent import Action, ReplayBatch, greedy_action, random_action, taken_q, td_targets
+from solvers.rl.demos import demonstrate, margin_loss
 from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.replay import ReplayBuffer, Transition
 from solvers.rl.state import DecisionState
@@ -85,6 +86,15 @@ class DDQNConfig:
     made it certain; see ``OnlineSimulator``)."""
     save_every_episodes: int = 10
     """Episodes between saves of the resumable training state."""
+    demo_episodes: int = 0
+    """Beyond the paper (:mod:`solvers.rl.demos`): episodes of ``greedy`` played first
+    into a demonstration buffer; 0 (the paper's methods): none."""
+    demo_share: float = 0.25
+    """With demonstrations: the share of each replay batch drawn from them."""
+    demo_margin: float = 0.1
+    """With demonstrations: DQfD's margin, in scaled reward units (a failed task is 1)."""
+    demo_weight: float = 1.0
+    """With demonstrations: the weight of the large-margin loss."""
     network: NetworkConfig = field(default_factory=NetworkConfig)
     """The Q-network's sizes."""
 
@@ -97,6 +107,8 @@ class DDQNConfig:
             raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
         if self.total_decisions < 1 or self.batch_size < 1 or self.train_every < 1:
             raise ValueError("total_decisions, batch_size and train_every must be >= 1")
+        if self.demo_episodes < 0 or not 0 <= self.demo_share < 1 or self.demo_margin < 0:
+            raise ValueError("demo_episodes and demo_margin must be >= 0, demo_share in [0, 1)")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -125,40 +137,55 @@ class DQNLearner:
 
     def __init__(self, network: NetworkConfig, learning_rate: float, gamma: float,
                  reward_scale: float, loss: str, max_grad_norm: float,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", demo_margin: float = 0.0,
+                 demo_weight: float = 0.0) -> None:
         self.device = device
         self.online = QNetwork(network).to(device)
         self.target = copy.deepcopy(self.online)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=learning_rate)
         self.gamma, self.reward_scale, self.max_grad_norm = gamma, reward_scale, max_grad_norm
         self.loss_fn = nn.SmoothL1Loss() if loss == "huber" else nn.MSELoss()
+        self.demo_margin, self.demo_weight = demo_margin, demo_weight
 
     @classmethod
     def from_config(cls, config: DDQNConfig, device: torch.device | str = "cpu"
                     ) -> DQNLearner:
         return cls(config.network, config.learning_rate, config.gamma, config.reward_scale,
-                   config.loss, config.max_grad_norm, device)
+                   config.loss, config.max_grad_norm, device, config.demo_margin,
+                   config.demo_weight)
 
     def learn_if_due(self, replay: ReplayBuffer, session: TrainingSession,
-                     config: DDQNConfig, rng: np.random.Generator, due: bool) -> float | None:
+                     config: DDQNConfig, rng: np.random.Generator, due: bool,
+                     demos: ReplayBuffer | None = None) -> float | None:
         """After a decision: when ``due`` (its decision count is a multiple of
         ``train_every``) and ``learning_starts`` decisions are in, one gradient update on
-        a replay batch, counted in ``session``, and a target copy every
+        a replay batch (with ``demos``, non-empty: ``round(demo_share * batch_size)`` of
+        it drawn from them), counted in ``session``, and a target copy every
         ``target_update_every`` updates. Returns the update's loss, or None."""
         if not due or session.decisions < config.learning_starts:
             return None
-        loss = self.update(replay.sample(config.batch_size, rng))
+        n_demo = round(config.demo_share * config.batch_size) if demos else 0
+        batch = ((demos.sample(n_demo, rng) if n_demo else [])  # type: ignore[union-attr]
+                 + replay.sample(config.batch_size - n_demo, rng))
+        loss = self.update(batch, n_demo)
         session.updates += 1
         if session.updates % config.target_update_every == 0:
             self.sync_target()
         return loss
 
-    def update(self, batch: list[Transition]) -> float:
-        """One gradient step on ``batch``; returns the loss."""
+    def update(self, batch: list[Transition], n_demo: int = 0) -> float:
+        """One gradient step on ``batch`` (its first ``n_demo`` transitions are
+        demonstrations, which add the large-margin loss of :mod:`solvers.rl.demos`);
+        returns the loss."""
         collated = ReplayBatch.of(batch, self.device)
         target = td_targets(collated, self.target, self.online, self.gamma, self.reward_scale)
         self.online.train()
-        loss = self.loss_fn(taken_q(self.online, collated), target)
+        out = self.online(collated.states)
+        loss = self.loss_fn(taken_q(self.online, collated, out=out), target)
+        if n_demo:
+            demo = torch.arange(n_demo, device=collated.rows.device)
+            loss = loss + self.demo_weight * margin_loss(self.online, out, collated, demo,
+                                                         self.demo_margin)
         self.optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.online.parameters(), self.max_grad_norm)
@@ -187,6 +214,8 @@ class DQNRun:
     rng: np.random.Generator
     learner: DQNLearner
     replay: ReplayBuffer
+    demos: ReplayBuffer
+    """Demonstrations (:mod:`solvers.rl.demos`); empty without ``demo_episodes``."""
     losses: list[float] = field(default_factory=list)
     """Losses of the updates since :meth:`episode_loss` was last asked."""
 
@@ -198,18 +227,29 @@ class DQNRun:
         session = TrainingSession(out, solver, config.to_dict(), family,
                                   config.total_decisions, resume, progress)
         return cls(session, seeded(config.seed), DQNLearner.from_config(config, device),
-                   ReplayBuffer(config.buffer_size))
+                   ReplayBuffer(config.buffer_size), ReplayBuffer(config.buffer_size))
 
-    def restore(self) -> dict[str, Any] | None:
+    def restore(self, config: DDQNConfig) -> dict[str, Any] | None:
         """Load the saved state, when resuming, into the shared pieces (and the torch
-        generator); returns it, for the method's own pieces, or None on a fresh run."""
+        generator); returns it, for the method's own pieces, or None on a fresh run, which
+        first plays ``config.demo_episodes`` demonstrations (:mod:`solvers.rl.demos`)."""
         saved = self.session.saved
         if saved is not None:
             self.learner.load_state_dict(saved["learner"])
             self.replay.load_state_dict(saved["replay"])
+            self.demos.load_state_dict(saved["demos"])
             self.rng.bit_generator.state = saved["rng"]
             torch.set_rng_state(saved["torch_rng"])
-        return saved
+            return saved
+        for k in range(config.demo_episodes):
+            stats = demonstrate(self.session.family, config.seed, k, config.failure_charge,
+                                self._demonstrated, config.network.hop_features)
+            self.session.log_episode(stats, demonstration=True)
+        return None
+
+    def _demonstrated(self, step: Transition) -> None:
+        self.demos.add(step)
+        self.session.decisions += 1
 
     def observe(self, step: Transition, config: DDQNConfig, count: int | None = None) -> None:
         """Store a transition, count its decision, and learn when due: a gradient update
@@ -218,7 +258,7 @@ class DQNRun:
         self.session.decisions += 1
         count = self.session.decisions if count is None else count
         loss = self.learner.learn_if_due(self.replay, self.session, config, self.rng,
-                                         count % config.train_every == 0)
+                                         count % config.train_every == 0, self.demos)
         if loss is not None:
             self.losses.append(loss)
 
@@ -232,6 +272,7 @@ class DQNRun:
         """Save the shared pieces and the method's ``extra`` ones (resumable state)."""
         self.session.save_state({"learner": self.learner.state_dict(),
                                  "replay": self.replay.state_dict(),
+                                 "demos": self.demos.state_dict(),
                                  "rng": self.rng.bit_generator.state,
                                  "torch_rng": torch.get_rng_state(), **extra})
 
@@ -256,7 +297,7 @@ def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
     Resumable: ``resume=True`` continues the run saved in ``out``."""
     run = DQNRun.start("ddqn", config, family, out, resume, progress, device)
     session, rng, learner = run.session, run.rng, run.learner
-    run.restore()
+    run.restore(config)
     choose = epsilon_greedy(learner, config, session, rng, device)
 
     while not session.done:

@@ -67,12 +67,15 @@ class EpisodeStats:
 
 def run_episode(instance: Instance, choose: Chooser, failure_charge: str = "deadline",
                 record: Callable[[Transition], None] | None = None,
-                hop_features: bool = False) -> EpisodeStats:
+                hop_features: bool = False,
+                simulator: OnlineSimulator | None = None) -> EpisodeStats:
     """Play one episode with ``choose`` through the online simulator; each step becomes
     a :class:`Transition` given to ``record`` (the reward is minus the cost incurred, as
     in :class:`dcibench.env.DciEnv`). States carry hop features when asked (for a
-    network that reads them). The schedule is scored by the evaluator."""
-    sim = OnlineSimulator(instance, failure_charge=failure_charge)
+    network that reads them). The schedule is scored by the evaluator. ``simulator``:
+    a fresh one of ``instance`` with ``failure_charge`` that ``choose`` also reads (a
+    heuristic teacher needs it), else one is made here."""
+    sim = simulator if simulator is not None else OnlineSimulator(instance, failure_charge)
     state = encode(sim, hop_features)
     total, decisions = 0.0, 0
     while True:
