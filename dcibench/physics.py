@@ -29,6 +29,73 @@ CAPACITY_REL_TOL = 1e-9
 """Held rates may exceed the available capacity by this relative amount (contract)."""
 
 
+def capacity_limit_hz(avail_hz: np.ndarray) -> np.ndarray:
+    """The contract's capacity check, ``held <= avail * (1 + CAPACITY_REL_TOL)``: the most
+    rate in Hz that the hops held on a node in a slot may sum to where ``avail_hz`` (Hz) is
+    available. Any shape; the result has the same."""
+    return avail_hz * (1.0 + CAPACITY_REL_TOL)
+
+
+def subcarriers_differ(instance: Instance) -> bool:
+    """Whether a transfer's rate depends on its subcarrier: only with fading (a factor per
+    slot, link and subcarrier). Without fading the subcarriers are interchangeable."""
+    return instance.fading is not None
+
+
+def rate_subcarriers(instance: Instance) -> int:
+    """Length S' of the subcarrier axis of a grid of rates, durations or costs: S when
+    :func:`subcarriers_differ`, else 1 (every subcarrier has the same rate)."""
+    return instance.n_subcarriers if subcarriers_differ(instance) else 1
+
+
+def window_minimum(values: np.ndarray, max_slots: int, past_end: float,
+                   n_starts: int | None = None) -> np.ndarray:
+    """The least value over every window of consecutive slots: what a hop that holds a
+    resource in each of its slots may hold (e.g. the free rate in Hz of a node, or its
+    capacity in level units, in every slot of the hop).
+
+    Args:
+        values: (H, ...) one value per slot (any trailing shape, e.g. (H, N1) per node).
+        max_slots: K, the longest window.
+        past_end: the value of a window that runs past the last slot (``t + k > H``).
+        n_starts: windows start in slots ``0 .. n_starts - 1`` (default: every slot).
+
+    Returns:
+        (n_starts, K, ...) of ``values``' dtype: ``out[t, k - 1] = min(values[t : t + k])``
+        for window lengths ``k = 1 .. K``, ``past_end`` where ``t + k > H``.
+    """
+    n_starts = values.shape[0] if n_starts is None else n_starts
+    out = np.full((n_starts, max_slots) + values.shape[1:], past_end, dtype=values.dtype)
+    for t in range(n_starts):
+        run = np.minimum.accumulate(values[t:t + max_slots], axis=0)
+        out[t, :run.shape[0]] = run
+    return out
+
+
+def dominated_levels(slots: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Hops that differ only in their level: True where a lower level lasts the same number
+    of slots and costs no more (the lower level holds less rate in the same slots, so it
+    is never worse; some optimum uses none of the dominated levels).
+
+    ``slots`` (int, hop lengths) and ``cost`` (objective units) broadcast to one shape
+    (..., V) with the levels 1..V along the last axis; ``slots`` must be nonincreasing
+    along it (a faster level never lasts longer), so that equal lengths form runs.
+    Returns bool of that shape. (A segmented prefix minimum over each run, by doubling.)
+    """
+    slots, cost = np.broadcast_arrays(slots, cost)
+    running = cost.astype(np.float64, copy=True)  # least cost of the run up to each level
+    shift = 1
+    while shift < running.shape[-1]:
+        same = slots[..., shift:] == slots[..., :-shift]
+        running[..., shift:] = np.minimum(running[..., shift:],
+                                          np.where(same, running[..., :-shift], np.inf))
+        shift *= 2
+    out = np.zeros(cost.shape, dtype=bool)  # the first level of a run has no lower one
+    continues = slots[..., 1:] == slots[..., :-1]
+    out[..., 1:] = continues & (cost[..., 1:] >= running[..., :-1])
+    return out
+
+
 def dbm_to_watts(dbm: float) -> float:
     return float(10.0 ** ((dbm - 30.0) / 10.0))
 
@@ -221,7 +288,7 @@ class Physics:
         inst = self.instance
         blocks = np.arange(next_layer - 1, inst.n_layers + 1)
         nodes = np.concatenate([[node], np.flatnonzero(self.link[slot, node])])
-        n_sub = inst.n_subcarriers if inst.fading is not None else 1
+        n_sub = rate_subcarriers(inst)
         levels = np.arange(1, inst.levels + 1)
         metrics = self.hop_metrics(slot, node, next_layer, blocks[:, None, None, None],
                                    levels[None, None, None, :], nodes[None, :, None, None],
@@ -247,23 +314,26 @@ class Physics:
 
     def free_rate_hz(self, held_hz: np.ndarray, slots: slice | np.ndarray = slice(None),
                      nodes: slice | np.ndarray | int = slice(None)) -> np.ndarray:
-        """The largest rate in Hz a new hop may still hold, ``avail * (1 + 1e-9) - held``
+        """The largest rate in Hz a new hop may still hold, :func:`capacity_limit_hz` minus held
         (negative when the tolerance is used up), for ``held_hz`` of shape (H, N1)
         indexed by ``[slots, nodes]``. Commitments only add to ``held_hz``, so the free
         rate of a slot only shrinks as an episode goes on."""
-        return self.avail_hz[slots, nodes] * (1.0 + CAPACITY_REL_TOL) - held_hz[slots, nodes]
+        return capacity_limit_hz(self.avail_hz[slots, nodes]) - held_hz[slots, nodes]
 
-    def best_level_rate_hz(self, node: np.ndarray, rate_hz: np.ndarray) -> np.ndarray:
-        """The largest level rate of ``node`` that is at most ``rate_hz`` (compared as the
-        simulator compares them), 0 when not even level 1 is; the arguments broadcast."""
-        levels, cap = self.instance.levels, self.instance.capacity_hz[node]
-        level = np.clip(np.floor(rate_hz / cap * levels), 0.0, levels)
-        # the division may round across a level: one step down, then one up, corrects it
-        level -= (rate_of_level(level, levels, cap) > rate_hz) & (level > 0.0)
-        up = np.minimum(level + 1.0, levels)
-        level = np.where(rate_of_level(up, levels, cap) <= rate_hz, up, level)
-        rate = rate_of_level(level, levels, cap)
-        return np.where(rate <= rate_hz, rate, 0.0)
+    def highest_fitting_level(self, node: np.ndarray, rate_hz: np.ndarray) -> np.ndarray:
+        """The highest level whose rate on ``node``, ``level_rate_hz[node, level]``, is at
+        most ``rate_hz`` (Hz; a free rate, or a :func:`capacity_limit_hz`), compared as the
+        capacity check compares them; 0 when not even level 1 fits. ``node`` (int) and
+        ``rate_hz`` broadcast; returns int64 levels 0..levels of their broadcast shape."""
+        rates, n_levels = self.level_rate_hz, self.instance.levels  # column 0 is 0 Hz
+        node, rate_hz = np.broadcast_arrays(node, rate_hz)
+        with np.errstate(invalid="ignore"):
+            guess = np.floor(np.clip(rate_hz / rates[node, -1] * n_levels, 0.0, n_levels))
+        level = guess.astype(np.int64)
+        # the division may round across a level: settle the guess on the exact rates
+        level += (level < n_levels) & (rates[node, np.minimum(level + 1, n_levels)] <= rate_hz)
+        level -= (level > 0) & (rates[node, level] > rate_hz)
+        return level
 
     def completion_slots_bound(self, held_hz: np.ndarray, ready_slot: np.ndarray,
                                node: np.ndarray, next_layer: np.ndarray,
@@ -281,7 +351,7 @@ class Physics:
         :meth:`free_rate_hz` now. Free rates only shrink, and a hop computing at rate
         rho on m holds rho in its first slot, which lies in ``r .. d-1``; so every future
         hop computes at most at ``max_t f[t, m]`` over that window, and at most at the
-        best level rate of m below it (:meth:`best_level_rate_hz`). A continuation that
+        best level rate of m below it (:meth:`highest_fitting_level`). A continuation that
         completes by ``d`` takes at most ``d - r`` hops (each lasts a slot or more), each
         lasting at least ``(c + tau) / delta - 1e-9`` slots, so it takes at least
         ``ceil(C / (rho * delta) - (d - r + 1) * 1e-9)`` slots (one extra 1e-9 for
@@ -303,7 +373,8 @@ class Physics:
         free = self.free_rate_hz(held_hz, slice(lo, hi))  # (H', N1)
         own = np.where(window, free[:, node].T, 0.0).max(axis=1, initial=0.0)
         anywhere = np.where(window, free.max(axis=1), 0.0).max(axis=1, initial=0.0)
-        rate = np.stack([self.best_level_rate_hz(node, own), anywhere])  # (2, Q)
+        own_rate = self.level_rate_hz[node, self.highest_fitting_level(node, own)]
+        rate = np.stack([own_rate, anywhere])  # (2, Q)
         cycles = self.cum_cycles[-1] - self.cum_cycles[next_layer - 1]
         tol = SLOT_ROUNDING_TOL * (np.maximum(deadline - ready_slot, 0) + 1)
         with np.errstate(divide="ignore"):
@@ -316,8 +387,9 @@ class Physics:
 
     @staticmethod
     def capacity_ok(held_hz: np.ndarray, avail_hz: np.ndarray) -> np.ndarray:
-        """Whether held rates fit the available capacity, with the contract's tolerance."""
-        return held_hz <= avail_hz * (1.0 + CAPACITY_REL_TOL)
+        """Whether held rates fit the available capacity (:func:`capacity_limit_hz`); any
+        broadcasting shapes, in Hz."""
+        return held_hz <= capacity_limit_hz(avail_hz)
 
 
 _CACHE: weakref.WeakKeyDictionary[Instance, Physics] = weakref.WeakKeyDictionary()

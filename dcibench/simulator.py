@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcibench.physics import physics_of
+from dcibench.physics import physics_of, window_minimum
 from dcibench.types import Hop, Instance, Schedule
 
 PENDING, READY, BUSY, DONE, FAILED = 0, 1, 2, 3, 4
@@ -82,10 +82,10 @@ class HopOptions:
         self.blocks, self.nodes, self.metrics = grid.blocks, grid.nodes, grid.metrics
         # capacity: the rate fits every slot t .. t+k-1 of the node's calendar, and the
         # hop ends by the deadline. fits[u] is the largest rate free in slots t..t+u;
-        # fits[deadline - t] = -inf makes every later end invalid, a rate of 0 included.
-        window = slice(t, deadline)
-        slack = phys.free_rate_hz(sim.held_hz, window, n)
-        fits = np.append(np.maximum(np.minimum.accumulate(slack), 0.0), -np.inf)
+        # fits[deadline - t] = -inf (past the deadline) makes every later end invalid, a
+        # rate of 0 included.
+        slack = np.maximum(phys.free_rate_hz(sim.held_hz, slice(t, deadline), n), 0.0)
+        fits = window_minimum(slack, deadline - t + 1, -np.inf, n_starts=1)[0]
         k_idx = np.minimum(grid.metrics.slots, deadline - t + 1) - 1
         self._base = grid.allowed & (grid.metrics.rate_hz <= fits[k_idx])
         # (deadline - t + 1, S): free subcarriers per slot; the last row, a late end,
@@ -306,7 +306,7 @@ class OnlineSimulator:
             self._options = HopOptions(self, self.current_task)
         return self._options
 
-    def copy(self) -> "OnlineSimulator":
+    def copy(self) -> OnlineSimulator:
         """An independent copy in the current state (for look-ahead and rollouts): the
         instance, the physics and the current :class:`HopOptions` (read-only once built)
         are shared; calendars, task states, hops and the queue are copied."""

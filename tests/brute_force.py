@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcibench.evaluator import evaluate
-from dcibench.physics import Physics, physics_of
+from dcibench.physics import Physics, physics_of, rate_subcarriers, subcarriers_differ
 from dcibench.types import Hop, Instance, Schedule
 
 
@@ -74,7 +74,7 @@ def hops_from(phys: Physics, task: int, slot: int, node: int, layer: int) -> lis
     ``layer`` in ``slot`` (waiting excluded)."""
     inst = phys.instance
     deadline = int(inst.task_deadline[task])
-    n_sub = inst.n_subcarriers if inst.fading is not None else 1
+    n_sub = rate_subcarriers(inst)
     last, level, nxt, sub = (a.ravel() for a in np.meshgrid(
         np.arange(layer - 1, inst.n_layers + 1), np.arange(1, inst.levels + 1),
         np.arange(inst.n_nodes), np.arange(n_sub), indexing="ij"))
@@ -125,7 +125,7 @@ class _Resources:
 
     def __init__(self, instance: Instance) -> None:
         self.phys = physics_of(instance)
-        self.fading = instance.fading is not None
+        self.fading = subcarriers_differ(instance)
         self.n_sub = instance.n_subcarriers
         self.held = np.zeros((instance.horizon_slots, instance.n_nodes))
         self.sends = np.zeros((instance.horizon_slots, instance.n_subcarriers), dtype=np.int64)
@@ -151,7 +151,7 @@ def _schedule(instance: Instance, chosen: list[Path]) -> Schedule:
     for path in chosen:
         for s in path.steps:
             h = s.hop
-            if h.subcarrier is not None and instance.fading is None:
+            if h.subcarrier is not None and not subcarriers_differ(instance):
                 end = h.slot + s.slots - 1
                 h = Hop(h.task, h.slot, h.node, h.first_layer, h.last_layer, h.level,
                         h.next_node, used.get(end, 0))

@@ -368,15 +368,3 @@ def test_check_env_passes_under_certain() -> None:
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", message=".*alternative render modes")
         check_env(env)
-
-
-def test_best_level_rate_is_the_largest_level_that_fits() -> None:
-    """Against brute force, on rates at, one ulp off and further off every level."""
-    inst = generate(GeneratorParams(n_eds=30, seed=2, levels=100))
-    phys = physics_of(inst)
-    rates = phys.level_rate_hz  # (N1, levels + 1)
-    nodes = np.arange(inst.n_nodes)[:, None]
-    near = [rates, np.nextafter(rates, -np.inf), np.nextafter(rates, np.inf)]
-    for query in near + [rates * 0.5, rates * (1 + 1e-9) + 1.0, -rates - 1.0]:
-        brute = np.where(rates[:, None, :] <= query[:, :, None], rates[:, None, :], 0.0)
-        assert np.array_equal(phys.best_level_rate_hz(nodes, query), brute.max(axis=2))

@@ -17,7 +17,7 @@ import pytest
 
 from dcibench.evaluator import Evaluation, evaluate
 from dcibench.generator import GeneratorParams, generate
-from dcibench.physics import CAPACITY_REL_TOL, physics_of
+from dcibench.physics import physics_of
 from dcibench.registry import make_solver
 from dcibench.simulator import FAILED, OnlineSimulator
 from dcibench.types import Instance, Schedule
@@ -26,7 +26,6 @@ from solvers.heuristics.greedy import (
     GreedyLookahead,
     block_grid,
     completion_table,
-    highest_fitting_level,
     last_blocks,
     relay_table,
     transfer_costs,
@@ -67,22 +66,6 @@ def loaded() -> tuple[Instance, np.ndarray]:
 # -- building blocks -----------------------------------------------------------------------
 
 
-def test_highest_fitting_level_matches_a_search_on_the_rates(
-        loaded: tuple[Instance, np.ndarray]) -> None:
-    inst, _ = loaded
-    phys = physics_of(inst)
-    rates = phys.level_rate_hz
-    rng = np.random.default_rng(1)
-    # caps exactly on level rates (the rounding edge), just off them, and random ones
-    exact = rates[:, rng.integers(0, inst.levels + 1, size=30)]
-    caps = np.concatenate([exact, np.nextafter(exact, -np.inf), np.nextafter(exact, np.inf),
-                           rng.uniform(-1e8, 1.2, size=(inst.n_nodes, 30)) * rates[:, -1:]],
-                          axis=1)
-    expected = np.array([[np.searchsorted(rates[n], c, side="right") - 1 for c in caps[n]]
-                         for n in range(inst.n_nodes)])
-    assert np.array_equal(highest_fitting_level(phys, caps), np.maximum(expected, 0))
-
-
 def test_completion_table_is_the_cheapest_single_block_by_definition(
         loaded: tuple[Instance, np.ndarray]) -> None:
     """Every (node, layers done, ready slot): the least cost over every start slot and
@@ -90,7 +73,7 @@ def test_completion_table_is_the_cheapest_single_block_by_definition(
     inst, held = loaded
     phys = physics_of(inst)
     start, deadline = 3, 3 + inst.deadline_slots
-    free = phys.avail_hz * (1.0 + CAPACITY_REL_TOL) - held
+    free = phys.free_rate_hz(held)
     table = completion_table(block_grid(phys, last_blocks(phys), free, start, deadline))
     levels = np.arange(1, inst.levels + 1)
     layers = inst.n_layers
@@ -256,8 +239,7 @@ def test_each_plan_fits_what_the_other_plans_leave() -> None:
             for other in others.values():
                 taken[other.slot:other.slot + other.slots, other.node] += other.rate_hz
             window = slice(plan.slot, plan.slot + plan.slots)
-            room = phys.avail_hz[window, plan.node] * (1 + CAPACITY_REL_TOL) \
-                - taken[window, plan.node]
+            room = phys.free_rate_hz(taken, window, plan.node)
             assert plan.rate_hz <= room.min()
             assert plan.slot >= sim.slot and window.stop <= inst.task_deadline[options.task]
         sim.apply(choice)

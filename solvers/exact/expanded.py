@@ -1,4 +1,5 @@
-"""The time-expanded model of the discrete offline P1 problem, shared by every exact method.
+"""The time-expanded model of the discrete offline P1 problem: CP-SAT, the MILP and the
+relaxation bounds solve it (the decomposed bound uses a coarser graph of its own).
 
 Each task ``q`` gets its own graph. A **state** ``(t, n, i)`` says: in slot ``t`` the task
 holds its data on node ``n`` and its next layer is ``i`` (``a[q] <= t <= D = a[q] + K``,
@@ -20,12 +21,14 @@ and its schedule is one path from there to its sink. **Arcs** (``docs/model.md``
 
 The tasks are coupled by two resources. **Capacity**: in slot ``t`` the levels held on node
 ``n`` sum to at most ``capacity_units[t, n]``, the largest total level whose rate
-``level_rate_hz[n, u]`` passes the evaluator's check ``held <= avail * (1 + 1e-9)``
-(:meth:`Physics.capacity_ok`). Several holders' float rates sum to the rate of their total
-level up to a few ulps, so the integer constraint is exactly the evaluator's unless
-``avail * (1 + 1e-9)`` lies within ~1e-15 (relative) of a level boundary; the tests probe
-the boundaries. **Subcarriers**: a transfer holds one in the last slot of its hop. Without
-fading every subcarrier has the same rate, so the subcarriers are interchangeable: the
+``level_rate_hz[n, u]`` passes the evaluator's capacity check
+(:func:`dcibench.physics.capacity_limit_hz`, read by
+:meth:`Physics.highest_fitting_level`), and a hop holds its level in every slot of its
+window (:func:`dcibench.physics.window_minimum`). Several holders' float rates sum to the
+rate of their total level up to a few ulps, so the integer constraint is exactly the
+evaluator's unless the capacity limit lies within ~1e-15 (relative) of a level boundary;
+the tests probe the boundaries. **Subcarriers**: a transfer holds one in the last slot of its hop. Without
+fading (:func:`dcibench.physics.subcarriers_differ`) every subcarrier has the same rate, so the subcarriers are interchangeable: the
 model lists one arc per transfer and bounds the transfers ending in slot ``t`` by ``S``;
 :func:`schedule_from_arcs` then gives the transfers of each slot distinct ids. That is
 exact, not a relaxation: any set of at most ``S`` transfers in a slot can take ``S``
@@ -36,7 +39,8 @@ each ``(slot, subcarrier)`` carries at most one transfer.
 
 a. states the task cannot reach from its start are removed, with their arcs;
 b. dominated levels: among hop arcs from one state that differ only in the level and last
-   the same ``k`` slots, a level is dropped when a lower level has a cost lower or equal.
+   the same ``k`` slots, a level is dropped when a lower level has a cost lower or equal
+   (:func:`dcibench.physics.dominated_levels`).
    The lower level holds a smaller rate on the same node in exactly the same slots, ends in
    the same slot at the same state and uses the same subcarrier slot, so swapping it in
    keeps any schedule feasible and costs no more: some optimum uses only the levels kept.
@@ -67,7 +71,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcibench.physics import Physics, held_slots, physics_of
+from dcibench.physics import (
+    Physics,
+    capacity_limit_hz,
+    dominated_levels,
+    held_slots,
+    physics_of,
+    subcarriers_differ,
+    window_minimum,
+)
 from dcibench.types import Hop, Instance, Schedule
 
 HOP, WAIT, DROP = 0, 1, 2
@@ -194,19 +206,8 @@ def capacity_units(instance: Instance) -> np.ndarray:
     """(H, N1) int64: the largest ``u`` in ``0..levels`` whose rate ``level_rate_hz[n, u]``
     passes the evaluator's capacity check against ``avail_hz[t, n]``."""
     phys = physics_of(instance)
-    ok = phys.capacity_ok(phys.level_rate_hz[None, :, :], phys.avail_hz[:, :, None])
-    return ok.sum(axis=-1).astype(np.int64) - 1  # level 0 always fits; the check is monotone
-
-
-def _window_capacity(units: np.ndarray, max_slots: int) -> np.ndarray:
-    """(H, N1, max_slots + 1): ``[t, n, k]`` = min of ``units[t .. t+k-1, n]``, the largest
-    level a hop of ``k`` slots from ``t`` may hold; -1 past the horizon, and for ``k = 0``."""
-    horizon, n1 = units.shape
-    padded = np.vstack([units, np.full((max_slots, n1), -1, dtype=np.int64)])
-    out = np.full((horizon, n1, max_slots + 1), -1, dtype=np.int64)
-    for t in range(horizon):
-        out[t, :, 1:] = np.minimum.accumulate(padded[t:t + max_slots], axis=0).T
-    return out
+    return phys.highest_fitting_level(np.arange(instance.n_nodes)[None, :],
+                                      capacity_limit_hz(phys.avail_hz))
 
 
 @dataclass(frozen=True)
@@ -243,34 +244,8 @@ def _grid_options(phys: Physics, slot: int, node: int, layer: int,
                     slots=slots.astype(np.int64), cost=cost.astype(np.float64),
                     rate_hz=np.broadcast_to(grid.metrics.rate_hz, shape)[jj, mm, ss, vv]
                     .astype(np.float64),
-                    dominated=_dominated(jj * shape[1] * shape[2] + mm * shape[2] + ss,
-                                         slots, vv, cost))
-
-
-def _dominated(row: np.ndarray, slots: np.ndarray, level: np.ndarray,
-               cost: np.ndarray) -> np.ndarray:
-    """Bool (P,): option p is dominated by a lower level in its group (same ``row``, i.e.
-    block, next node and subcarrier, and same ``slots``) whose cost is lower or equal.
-
-    Sorts by (row, slots, level), then takes each group's running minimum of the cost by a
-    segmented prefix scan (doubling)."""
-    order = np.lexsort((level, slots, row))
-    group = (row * (int(slots.max(initial=0)) + 1) + slots)[order]
-    value = cost[order]
-    running = value.copy()  # inclusive prefix minimum within the group
-    shift = 1
-    while shift < running.shape[0]:
-        same = group[shift:] == group[:-shift]
-        candidate = np.where(same, running[:-shift], np.inf)
-        running[shift:] = np.minimum(running[shift:], candidate)
-        shift *= 2
-    before = np.full(value.shape, np.inf)  # minimum over strictly lower levels
-    first = np.ones(value.shape, dtype=bool)
-    first[1:] = group[1:] != group[:-1]
-    before[1:] = np.where(first[1:], np.inf, running[:-1])
-    out = np.empty(value.shape, dtype=bool)
-    out[order] = value >= before
-    return out
+                    dominated=dominated_levels(np.broadcast_to(grid.metrics.slots, shape),
+                                               grid.metrics.cost)[jj, mm, ss, vv])
 
 
 class _OptionTable:
@@ -319,8 +294,9 @@ COMPLETE = -1
 
 def _fits(opts: _Options, cap: np.ndarray, slots_left: int) -> np.ndarray:
     """Bool (P,): the option ends by the deadline and its level fits the node's capacity
-    in every slot it holds (``cap`` is the node's row of the window capacity)."""
-    held_cap = cap[np.minimum(opts.slots, cap.shape[0] - 1)]
+    in every slot it holds (``cap`` (K,): the least capacity units of the node over the
+    hop's slots by hop length, from its first slot; see :func:`build`)."""
+    held_cap = cap[np.minimum(opts.slots, cap.shape[0]) - 1]
     return (opts.slots <= slots_left) & (opts.level <= held_cap)
 
 
@@ -340,7 +316,7 @@ def _task_graph(instance: Instance, table: _OptionTable, window_cap: np.ndarray,
         t = arrival + dt
         for n, i0 in np.argwhere(reached[dt]):
             start, opts = table.get(t, int(n), int(i0) + 1)
-            fits = _fits(opts, window_cap[t, n], k_max - dt)
+            fits = _fits(opts, window_cap[t, :, n], k_max - dt)
             keep = np.flatnonzero(fits & ~opts.dominated if prune else fits)
             last, nxt = opts.last[keep], opts.next_node[keep]
             head = np.ravel_multi_index((dt + opts.slots[keep], nxt, np.minimum(last, layers - 1)),
@@ -386,17 +362,17 @@ def _unpruned_count(instance: Instance, table: _OptionTable, window_cap: np.ndar
         for n in range(n1):
             for i0 in range(layers):
                 _, opts = table.get(arrival + dt, n, i0 + 1)
-                total += int(np.count_nonzero(_fits(opts, cap[n], k_max - dt)))
+                total += int(np.count_nonzero(_fits(opts, cap[:, n], k_max - dt)))
     return total
 
 
 def build(instance: Instance, prune: bool = True) -> ExpandedModel:
     """The time-expanded model of ``instance`` (see the module docstring)."""
     phys = physics_of(instance)
-    per_sub = instance.fading is not None
+    per_sub = subcarriers_differ(instance)
     table = _OptionTable(phys, per_sub)
     units = capacity_units(instance)
-    window_cap = _window_capacity(units, instance.deadline_slots)
+    window_cap = window_minimum(units, instance.deadline_slots, -1)  # (H, K, N1)
     graphs = [_task_graph(instance, table, window_cap, q, prune) for q in range(instance.n_tasks)]
     model = _assemble(instance, table, units, graphs, prune)
     if not prune:
@@ -436,7 +412,7 @@ def _assemble(instance: Instance, table: _OptionTable, units: np.ndarray,
     state = np.concatenate(states, axis=1)
     arc = {key: np.concatenate([a[key] for a in arcs]) for key in arcs[0]}
     return ExpandedModel(
-        instance=instance, per_subcarrier=instance.fading is not None, pruned=prune,
+        instance=instance, per_subcarrier=subcarriers_differ(instance), pruned=prune,
         n_arcs_unpruned=int(arc["kind"].shape[0]),
         capacity_units=units, state_task=state[0], state_slot=state[1], state_node=state[2],
         state_layer=state[3], task_start=np.array(starts, dtype=np.int64),
@@ -456,12 +432,12 @@ def _hop_arcs(instance: Instance, cols: dict[str, np.ndarray], g: _TaskGraph, id
     nxt, slots = cols["next_node"][opt], cols["slots"][opt]
     slot = int(instance.task_arrival[task]) + dt
     transfers = nxt != node
-    return dict(kind=np.full(opt.shape[0], HOP), task=np.full(opt.shape[0], task),
-                tail=ids[g.tail], head=ids[g.head], slot=slot, slots=slots, node=node,
-                next=nxt, first=i0 + 1, last=cols["last"][opt], level=cols["level"][opt],
-                subcarrier=cols["subcarrier"][opt],
-                sub_slot=np.where(transfers, slot + slots - 1, -1), cost=cols["cost"][opt],
-                rate_hz=cols["rate_hz"][opt])
+    return {"kind": np.full(opt.shape[0], HOP), "task": np.full(opt.shape[0], task),
+            "tail": ids[g.tail], "head": ids[g.head], "slot": slot, "slots": slots,
+            "node": node, "next": nxt, "first": i0 + 1, "last": cols["last"][opt],
+            "level": cols["level"][opt], "subcarrier": cols["subcarrier"][opt],
+            "sub_slot": np.where(transfers, slot + slots - 1, -1), "cost": cols["cost"][opt],
+            "rate_hz": cols["rate_hz"][opt]}
 
 
 def _wait_and_drop_arcs(instance: Instance, g: _TaskGraph, ids: np.ndarray, task: int,
@@ -481,13 +457,13 @@ def _wait_and_drop_arcs(instance: Instance, g: _TaskGraph, ids: np.ndarray, task
     pick = np.r_[wait, drop]
     count = pick.shape[0]
     is_drop = np.r_[np.zeros(wait.shape[0], dtype=bool), np.ones(drop.shape[0], dtype=bool)]
-    return dict(kind=np.where(is_drop, DROP, WAIT), task=np.full(count, task),
-                tail=ids[dense[pick]], head=np.where(is_drop, ids[-1], ids[later[pick]]),
-                slot=int(instance.task_arrival[task]) + dt[pick],
-                slots=np.where(is_drop, 0, 1), node=node[pick], next=node[pick],
-                first=i0[pick] + 1, last=i0[pick], level=np.zeros(count, dtype=np.int64),
-                subcarrier=np.full(count, NO_SUBCARRIER), sub_slot=np.full(count, -1),
-                cost=np.where(is_drop, instance.penalty, 0.0), rate_hz=np.zeros(count))
+    return {"kind": np.where(is_drop, DROP, WAIT), "task": np.full(count, task),
+            "tail": ids[dense[pick]], "head": np.where(is_drop, ids[-1], ids[later[pick]]),
+            "slot": int(instance.task_arrival[task]) + dt[pick],
+            "slots": np.where(is_drop, 0, 1), "node": node[pick], "next": node[pick],
+            "first": i0[pick] + 1, "last": i0[pick], "level": np.zeros(count, dtype=np.int64),
+            "subcarrier": np.full(count, NO_SUBCARRIER), "sub_slot": np.full(count, -1),
+            "cost": np.where(is_drop, instance.penalty, 0.0), "rate_hz": np.zeros(count)}
 
 
 def schedule_from_arcs(model: ExpandedModel, chosen: np.ndarray, solver: str = "") -> Schedule:

@@ -21,7 +21,7 @@ way to run layers ``d+1..L`` once the data is on node ``m`` in slot ``r``:
 * ``inf`` when neither ends by ``D``; the estimate is the least of the two.
 
 **Look-ahead calendar and plans.** The capacity a completion may use is
-``avail_hz * (1 + CAPACITY_REL_TOL) - held_hz - planned_hz`` in slots ``t..D-1``:
+``physics.free_rate_hz(held_hz) - planned_hz`` in slots ``t..D-1``:
 ``held_hz`` is what the simulator has committed, ``planned_hz`` the blocks the other tasks'
 plans reserve. After each decision the task's plan is its cheapest completion from the
 state the chosen hop leads to (the single block, on ``m`` or on the relay's ``b``); that
@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcibench.physics import CAPACITY_REL_TOL, Physics, physics_of
+from dcibench.physics import Physics, physics_of, rate_subcarriers, window_minimum
 from dcibench.simulator import Choice, HopOptions, OnlineSimulator
 from dcibench.types import Instance
 from solvers.base import OnlineSolver
@@ -99,34 +99,6 @@ def last_blocks(phys: Physics) -> LastBlocks:
     return LastBlocks(cost=cost, level=best)
 
 
-def window_minimum(free: np.ndarray) -> np.ndarray:
-    """``out[n, o, k] = min(free[o : o + k + 1, n])``, ``-inf`` where the window passes the
-    end. ``free`` has shape (W, N1); the result (N1, W, W)."""
-    width, n1 = free.shape
-    out = np.full((n1, width, width), -np.inf)
-    run = free.T
-    for k in range(width):
-        out[:, :width - k, k] = run
-        run = np.minimum(run[:, :-1], free.T[:, k + 1:])
-    return out
-
-
-def highest_fitting_level(phys: Physics, cap_hz: np.ndarray) -> np.ndarray:
-    """Shape (N1, ...) like ``cap_hz``: the highest level (1-based, 0 for none) of node n
-    whose rate ``level_rate_hz[n, level]`` is at most ``cap_hz[n, ...]``."""
-    rates = phys.level_rate_hz  # (N1, V + 1), column 0 is 0 Hz
-    n_levels = rates.shape[1] - 1
-    flat = cap_hz.reshape(cap_hz.shape[0], -1)
-    unit = rates[:, -1:] / n_levels
-    with np.errstate(invalid="ignore"):
-        guess = np.floor(np.clip(flat / unit, 0.0, n_levels)).astype(np.int64)
-    # the guess is off by at most one level from rounding: settle it on the exact rates
-    up = np.take_along_axis(rates, np.minimum(guess + 1, n_levels), axis=1)
-    guess += (guess < n_levels) & (up <= flat)
-    guess -= (guess > 0) & (np.take_along_axis(rates, guess, axis=1) > flat)
-    return guess.reshape(cap_hz.shape)
-
-
 @dataclass(frozen=True)
 class BlockGrid:
     """Every last block that fits a calendar in a window of W slots from ``start`` (the
@@ -149,8 +121,9 @@ def block_grid(phys: Physics, blocks: LastBlocks, free_hz: np.ndarray, start: in
                deadline: int) -> BlockGrid:
     """The :class:`BlockGrid` of the capacity ``free_hz`` (H, N1) left in each slot."""
     width = deadline - start
-    top = highest_fitting_level(phys, window_minimum(free_hz[start:deadline]))
     n1, n_layers = blocks.cost.shape[:2]
+    least = window_minimum(free_hz[start:deadline], width, -np.inf)  # (W, W, N1): [o, k]
+    top = phys.highest_fitting_level(np.arange(n1)[:, None, None], np.moveaxis(least, 2, 0))
     cost = blocks.cost[np.arange(n1)[:, None, None, None],
                        np.arange(n_layers)[None, :, None, None],
                        np.arange(width)[None, None, None, :],
@@ -180,7 +153,7 @@ def transfer_costs(phys: Physics, slot: int) -> np.ndarray:
     sends it within one slot."""
     inst = phys.instance
     n1 = inst.n_nodes
-    n_sub = inst.n_subcarriers if inst.fading is not None else 1
+    n_sub = rate_subcarriers(inst)
     node = np.arange(n1)[:, None, None, None]
     other = np.arange(n1)[None, :, None, None]
     done = np.arange(inst.n_layers)[None, None, None, :]
@@ -288,7 +261,7 @@ class GreedyLookahead(OnlineSolver):
     def lookahead(self, sim: OnlineSimulator, options: HopOptions) -> Lookahead:
         """The completion estimates for ``options.task``, against the committed calendar
         and the other tasks' plans."""
-        free = self._phys.avail_hz * (1.0 + CAPACITY_REL_TOL) - sim.held_hz - self._planned_hz
+        free = self._phys.free_rate_hz(sim.held_hz) - self._planned_hz
         own = self._plans.get(options.task)
         if own is not None:
             free[own.slot:own.slot + own.slots, own.node] += own.rate_hz
@@ -308,7 +281,7 @@ class GreedyLookahead(OnlineSolver):
         if ready >= deadline:
             return False
         node, done = int(sim.task_node[task]), int(sim.task_next_layer[task]) - 1
-        free = self._phys.avail_hz * (1.0 + CAPACITY_REL_TOL) - sim.held_hz
+        free = self._phys.free_rate_hz(sim.held_hz)
         single = completion_table(block_grid(self._phys, self._blocks, free, ready, deadline))
         relay, _ = relay_table(single, self._transfer_costs(sim.slot), np.array([node]))
         return bool(np.isfinite(min(single[node, done, 0], relay[0, done, 0])))
