@@ -39,13 +39,11 @@ from ortools.sat.python import cp_model
 
 from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
+from solvers.exact.common import MIN_SOLVE_TIME_S, relative_gap
 from solvers.exact.expanded import DROP, HOP, WAIT, ExpandedModel, build, schedule_from_arcs
 
 DEFAULT_SCALE = 1e6
 """Cost units per unit of objective in the integer model."""
-
-MIN_SOLVE_TIME_S = 1e-3
-"""CP-SAT always gets at least this much time, even when building used up the limit."""
 
 _STATUS = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
            cp_model.INFEASIBLE: "no_solution", cp_model.UNKNOWN: "timeout"}
@@ -212,17 +210,10 @@ def _info(model: ExpandedModel, costs: IntegerCosts, solver: cp_model.CpSolver, 
             "scaled_objective": (solver.objective_value / costs.scale
                                  if chosen is not None else None),
             "bound": bound,
-            "gap": _gap(objective, bound),
+            "gap": relative_gap(objective, bound),
             "rounding_error_bound": costs.error_bound, "scale": costs.scale,
             "n_arcs": model.n_arcs, "n_arcs_unpruned": model.n_arcs_unpruned,
             "n_states": model.n_states, "build_time_s": build_s, "wall_time_s": wall_s,
             "deterministic_time": solver.deterministic_time,
             "solver_status": solver.status_name(code),
             "solver_version": ortools.__version__}
-
-
-def _gap(objective: float | None, bound: float) -> float | None:
-    """Relative gap ``(objective - bound) / |objective|`` (None without a solution)."""
-    if objective is None:
-        return None
-    return max(objective - bound, 0.0) / max(abs(objective), 1e-12)

@@ -24,21 +24,16 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
-from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
+from solvers.exact.common import MIN_SOLVE_TIME_S, relative_gap
 from solvers.exact.expanded import ExpandedModel, build, schedule_from_arcs
+from solvers.exact.highs import THREADS, highs_status
 
 DEFAULT_REL_GAP = 1e-9
 """HiGHS's relative MIP gap (``mip_rel_gap``)."""
-
-MIN_SOLVE_TIME_S = 1e-3
-"""HiGHS always gets at least this much time, even when building used up the limit."""
-
-THREADS = 1
-"""HiGHS threads: one count per process (see the module docstring)."""
 
 NO_UPDATES = {key: False for key in (
     "check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
@@ -129,7 +124,7 @@ class MilpSolver(Solver):
                               auto_updates=NO_UPDATES,
                               solver_options={"random_seed": seed,
                                               "presolve": "on" if self.presolve else "off"})
-        status = _status(results.termination_condition, results.solution_status)
+        status = highs_status(results.termination_condition, results.solution_status)
 
         # -- report -----------------------------------------------------------------------
         chosen = None
@@ -145,31 +140,10 @@ class MilpSolver(Solver):
         bound = max(results.objective_bound or 0.0, 0.0)
         info = {"solver_objective": objective, "highs_objective": results.incumbent_objective,
                 "highs_bound": results.objective_bound, "bound": bound,
-                "gap": _gap(objective, bound),
+                "gap": relative_gap(objective, bound),
                 "termination_condition": results.termination_condition.name,
                 "n_arcs": model.n_arcs, "n_arcs_unpruned": model.n_arcs_unpruned,
                 "n_states": model.n_states, "build_time_s": build_s, "wall_time_s": wall,
                 "rel_gap": self.rel_gap,
                 "solver_version": ".".join(str(v) for v in highs.version())}
         return SolveResult(schedule, status, wall, info)
-
-
-def _status(termination: TerminationCondition, solution: SolutionStatus) -> str:
-    """Our status from HiGHS's: "optimal" only on convergence, "no_solution" when proven
-    infeasible, otherwise "feasible" or "timeout" by whether a solution exists."""
-    if termination == TerminationCondition.convergenceCriteriaSatisfied:
-        return "optimal"
-    if termination in (TerminationCondition.provenInfeasible,
-                       TerminationCondition.infeasibleOrUnbounded):
-        return "no_solution"
-    if termination == TerminationCondition.error:
-        raise RuntimeError("HiGHS stopped with an error")
-    has_solution = solution in (SolutionStatus.feasible, SolutionStatus.optimal)
-    return "feasible" if has_solution else "timeout"
-
-
-def _gap(objective: float | None, bound: float) -> float | None:
-    """Relative gap ``(objective - bound) / |objective|`` (None without a solution)."""
-    if objective is None:
-        return None
-    return max(objective - bound, 0.0) / max(abs(objective), 1e-12)

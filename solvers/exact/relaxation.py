@@ -11,7 +11,7 @@ cost variable ``z_g``:
   :meth:`dcibench.physics.Physics.compute_cost_slope`): tangents of the perspective of the
   convex hop cost, so ``z_g`` never exceeds the true cost (an outer approximation);
 * node capacity (in GHz): the rates held per (slot, node) sum to at most
-  ``avail * (1 + 1e-9)``; subcarriers and flows as in the MILP.
+  :func:`dcibench.physics.capacity_limit_hz`; subcarriers and flows as in the MILP.
 
 Every discrete schedule is a solution (``y = 1``, ``r = r_v``, ``z = cost_v``: all cuts
 hold, tight at ``v``), so the optimum of this model is a lower bound on the discrete
@@ -31,16 +31,13 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 
 from dcibench.evaluator import evaluate
-from dcibench.physics import CAPACITY_REL_TOL, held_slots, physics_of
-from dcibench.registry import make_solver
+from dcibench.physics import capacity_limit_hz, held_slots, physics_of
 from dcibench.types import Instance
 from solvers.base import Solver, SolveResult
+from solvers.exact.common import GHZ, MIN_SOLVE_TIME_S
 from solvers.exact.expanded import ExpandedModel, build
-from solvers.exact.milp import MIN_SOLVE_TIME_S, THREADS, _status
-
-GHZ = 1e9
-"""Rates are modelled in GHz (costs per GHz for the slopes), so that no coefficient falls
-below HiGHS's small-matrix-value threshold (1e-9), where it would be dropped."""
+from solvers.exact.highs import THREADS, highs_status
+from solvers.heuristics.greedy import GreedyLookahead
 
 _GROUP_COLUMNS = ("arc_task", "arc_tail", "arc_head", "arc_node", "arc_next", "arc_first",
                   "arc_last", "arc_subcarrier", "arc_slot", "arc_slots")
@@ -61,7 +58,7 @@ def build_relaxation(model: ExpandedModel, integer: bool = True) -> pyo.Concrete
     phys = physics_of(model.instance)
     group, first = level_groups(model)
     n_groups = first.shape[0]
-    rate = model.arc_rate_hz / GHZ  # in GHz: HiGHS zeroes coefficients below 1e-9
+    rate = model.arc_rate_hz / GHZ  # in GHz: HiGHS drops coefficients below 1e-9
     r_lo = np.full(n_groups, np.inf)
     r_hi = np.zeros(n_groups)
     np.minimum.at(r_lo, group, rate)
@@ -98,7 +95,7 @@ def build_relaxation(model: ExpandedModel, integer: bool = True) -> pyo.Concrete
                             - sum(m.y[g] for g in into[s]) == supply[s])
 
     # -- capacity (GHz) and subcarriers --------------------------------------------------
-    avail = phys.avail_hz * (1.0 + CAPACITY_REL_TOL) / GHZ
+    avail = capacity_limit_hz(phys.avail_hz) / GHZ  # rates in GHz (see GHZ)
     arcs = first[rated]
     owner, slot = held_slots(rated, model.arc_slot[arcs], model.arc_slots[arcs])
     holders: dict[tuple[int, int], list[int]] = {}
@@ -148,10 +145,10 @@ class RelaxationBound(Solver):
             m, time_limit=max(limit - build_s, MIN_SOLVE_TIME_S), threads=THREADS,
             load_solutions=False, raise_exception_on_nonoptimal_result=False,
             solver_options={"random_seed": seed})
-        status = _status(results.termination_condition, results.solution_status)
+        status = highs_status(results.termination_condition, results.solution_status)
         bound = results.objective_bound if self.integer else (
             results.incumbent_objective if status == "optimal" else None)
-        schedule = make_solver("greedy").solve(instance, seed=seed).schedule
+        schedule = GreedyLookahead().solve(instance, seed=seed).schedule
         info: dict[str, Any] = {
             "bound": None if bound is None else max(float(bound), 0.0),
             "solver_objective": evaluate(instance, schedule).objective,
