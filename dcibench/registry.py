@@ -14,7 +14,7 @@ SOLVERS: dict[str, str] = {
     "milp": "solvers.exact.milp:MilpSolver",
     "greedy": "solvers.heuristics.greedy:GreedyLookahead",
     "rollout": "solvers.heuristics.rollout:GreedyRollout",
-    "bound": "solvers.exact.decomposed:DecomposedBound",
+    "bound": "solvers.exact.decomposed.solver:DecomposedBound",
     "relax": "solvers.exact.relaxation:RelaxationBound",
     "relax-lp": "solvers.exact.relaxation:LpRelaxationBound",
     "ddqn": "solvers.rl.policy:DDQNPolicy",

@@ -18,16 +18,11 @@ from dcibench.generator import GeneratorParams, generate
 from dcibench.physics import physics_of
 from dcibench.registry import make_solver, solver_class
 from dcibench.types import Hop, Instance, Profile, Schedule
-from solvers.exact.decomposed import (
-    DecomposedBound,
-    DecomposedResult,
-    ExactComponent,
-    build_decomposed,
-    decomposed_bound,
-    evaluate_dual,
-    link_components,
-    merge,
-)
+from solvers.exact.decomposed.components import ExactComponent, merge
+from solvers.exact.decomposed.dual import evaluate_dual
+from solvers.exact.decomposed.graph import build_decomposed, link_components
+from solvers.exact.decomposed.search import DecomposedResult, decomposed_bound
+from solvers.exact.decomposed.solver import DecomposedBound
 
 TINY_PROFILE = Profile("tiny-3", cycles=np.array([1e8, 2e8, 1e8]),
                        output_bits=np.array([4e6, 1e6, 2e5, 1e3]))
