@@ -1,6 +1,15 @@
-"""Exact solvers of the discrete offline P1 problem (``docs/model.md``, section 5).
+"""Exact solvers and lower bounds of the discrete offline P1 problem (``docs/model.md``,
+section 5). Two models underlie them:
 
-Every exact method solves the same time-expanded model (:mod:`solvers.exact.expanded`):
-:mod:`solvers.exact.cpsat` with OR-Tools CP-SAT, :mod:`solvers.exact.milp` as a Pyomo MILP
-solved by HiGHS. ``python -m solvers.exact.study`` compares them as instances grow.
+* the time-expanded model (:mod:`solvers.exact.expanded`, one graph per task), solved
+  exactly by :mod:`solvers.exact.cpsat` (OR-Tools CP-SAT, ``cpsat``) and
+  :mod:`solvers.exact.milp` (a Pyomo MILP solved by HiGHS, ``milp``), and relaxed with
+  continuous rates by :mod:`solvers.exact.relaxation` (``relax``, ``relax-lp``);
+* a coarser relaxed graph that all tasks share, for the Lagrangian bound of
+  :mod:`solvers.exact.decomposed` (``bound``), which scales to the paper's sizes and
+  solves small components of the link graph with the MILP.
+
+What they share lives in :mod:`solvers.exact.common` (units, the minimum solve time, the
+relative gap) and :mod:`solvers.exact.highs` (HiGHS's thread count and status).
+``python -m solvers.exact.study`` compares CP-SAT and HiGHS as instances grow.
 """
