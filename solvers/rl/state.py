@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from dcibench.graph import observation_graph, to_pyg
+from dcibench.physics import subcarriers_differ
 from dcibench.simulator import Choice, HopOptions, OnlineSimulator
 
 PAIR_FEATURES = 7
@@ -182,7 +183,7 @@ def subcarrier_shares(sim: OnlineSimulator, pairs: np.ndarray) -> np.ndarray:
     n_sub = sim.instance.n_subcarriers
     out = np.zeros((pairs.shape[0], n_sub), dtype=np.float32)
     sends = pairs[:, 1] != options.node
-    if sim.instance.fading is None or not sends.any():
+    if not subcarriers_differ(sim.instance) or not sends.any():
         return out
     rate = sim.physics.rate_bps(np.full((int(sends.sum()), 1), options.slot),
                                 np.full((int(sends.sum()), 1), options.node),
