@@ -58,7 +58,7 @@ def test_margin_loss_is_dqfd_by_brute_force() -> None:
     demo = torch.tensor([0, 2, 5])
     margin = 0.3
     out = net(batch.states)
-    got = float(margin_loss(net, out, batch, demo, margin))
+    got = float(margin_loss(net, out, batch, demo, margin).detach())
     with torch.no_grad():
         q = net.cell_values(out, batch.states)
     expected = []
