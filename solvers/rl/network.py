@@ -64,6 +64,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import warnings
 import weakref
 from dataclasses import asdict, dataclass
 
@@ -167,7 +168,10 @@ def adjacency(batch: GraphBatch, rows: torch.Tensor | None = None) -> Adjacency:
     order = torch.argsort(target * n + source)
     crow = torch.zeros(n_out + 1, dtype=torch.long, device=weight.device)
     crow[1:] = torch.cumsum(torch.bincount(target, minlength=n_out), 0)
-    matrix = torch.sparse_csr_tensor(crow, source[order], norm[order], (n_out, n))
+    with warnings.catch_warnings():  # torch calls its CSR support beta on every build
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        matrix = torch.sparse_csr_tensor(crow, source[order], norm[order], (n_out, n),
+                                         check_invariants=False)
     return Adjacency(matrix, loop_rows, loop[loop_rows])
 
 
