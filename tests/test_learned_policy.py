@@ -4,19 +4,20 @@ schedule scored by the evaluator."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from dcibench.evaluator import evaluate  # noqa: E402
-from dcibench.family import TRAINING_SEED_BASE, InstanceFamily  # noqa: E402
-from dcibench.generator import GeneratorParams, generate  # noqa: E402
-from dcibench.io import load_instance  # noqa: E402
-from dcibench.registry import TRAINERS, make_solver, solver_class  # noqa: E402
-from solvers.rl.agent import content_hash  # noqa: E402
-from solvers.rl.policy import UNTRAINED, checkpoint_folders, fitting_checkpoint  # noqa: E402
+from dcibench.evaluator import evaluate
+from dcibench.family import TRAINING_SEED_BASE, InstanceFamily
+from dcibench.generator import GeneratorParams, generate
+from dcibench.io import load_instance
+from dcibench.registry import TRAINERS, make_solver, solver_class
+from solvers.rl.agent import content_hash
+from solvers.rl.policy import UNTRAINED, checkpoint_folders, fitting_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 LEARNED = sorted(TRAINERS)
@@ -118,3 +119,19 @@ def test_rl_benchmark_reports_latency_and_update_cost() -> None:
         "one DDQN update"] * 2 + ["D2QN training episode", "CERL epoch"]
     assert all((" ms" in line or " s " in line) and "1 thread" in line for line in lines)
     assert torch.get_num_threads() == 1  # restored (the fixture's value)
+
+
+BEYOND = sorted((REPO / "solvers" / "rl" / "checkpoints" / "beyond").glob("*/policy.pt"))
+
+
+@pytest.mark.parametrize("path", BEYOND, ids=lambda p: p.parent.name)
+def test_beyond_paper_checkpoints_are_whole_and_act(path: Path) -> None:
+    """The beyond-paper checkpoints are shipped with the config that names their hash and
+    the options that made them, and act through `--option checkpoint=`."""
+    config = json.loads((path.parent / "config.json").read_text())
+    assert config["content_hash"] == content_hash(path)
+    assert config["config"]["demo_episodes"] > 0  # a beyond-paper option, said in its config
+    assert (path.parent / "train.jsonl").stat().st_size > 0
+    instance = load_instance(REPO / "instances" / "tiny-v1" / "p1-n3-q2-s0.json")
+    result = make_solver("ddqn", checkpoint=str(path)).solve(instance)
+    assert evaluate(instance, result.schedule).feasible
