@@ -176,6 +176,13 @@ class HopOptions:
             return np.zeros(self._base.shape[3], dtype=bool)
         return self._cell(*index)[subcarrier]
 
+    def grid_index(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Grid indices ``(j, m)``, each int64 (P,), of absolute ``(block end, next node)``
+        pairs (P, 2) that lie on the grid (every next node one of :attr:`nodes`)."""
+        jj = pairs[:, 0] - int(self.blocks[0])
+        mm = np.array([self._node_index[int(m)] for m in pairs[:, 1]], dtype=np.int64)
+        return jj, mm
+
     def _index(self, last_layer: int, next_node: int) -> tuple[int, int] | None:
         j = last_layer - int(self.blocks[0])
         m = self._node_index.get(next_node)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from rl_helpers import best_cells_of
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 
@@ -107,18 +108,9 @@ def hand_target_values(target: QNetwork, batch: list[Transition], gamma: float,
     each next state on its own (no batching, no segment maximum)."""
     values = []
     for t in batch:
-        v = 0.0 if t.next_state is None else float(pair_values(target, t.next_state).max())
+        v = 0.0 if t.next_state is None else float(best_cells_of(target, t.next_state).value.max())
         values.append(scale * t.reward + gamma * v)
     return torch.tensor(values)
-
-
-def pair_values(net: QNetwork, state: DecisionState) -> torch.Tensor:
-    """(P,) each pair's value, the Q of its best valid cell (eval mode, no gradient)."""
-    from solvers.rl.state import collate
-
-    with torch.no_grad():
-        graphs = collate([state])
-        return net.eval().best_cells(net(graphs), graphs).value
 
 
 def keep_pairs(state: DecisionState, keep: torch.Tensor) -> DecisionState:
@@ -175,7 +167,7 @@ def test_fitness_bootstraps_only_valid_pairs(transitions: list[Transition]) -> N
                 and t.next_state.n_pairs >= 3)
     nxt = step.next_state
     assert nxt is not None
-    pair_q = pair_values(target, nxt)
+    pair_q = best_cells_of(target, nxt).value
     best = int(torch.argmax(pair_q))
     keep = torch.tensor([i for i in range(nxt.n_pairs) if i != best])
     masked = keep_pairs(nxt, keep)

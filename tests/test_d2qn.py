@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from rl_helpers import best_cells_of
 
 from dcibench.evaluator import evaluate
 from dcibench.family import InstanceFamily
@@ -31,7 +32,7 @@ from solvers.rl.d2qn import (
     policy_distance,
     softmax_kl,
 )
-from solvers.rl.network import BestCells, NetworkConfig, QNetwork
+from solvers.rl.network import NetworkConfig, QNetwork
 from solvers.rl.policy import D2QNPolicy
 from solvers.rl.state import DecisionState, collate, encode, pair_cell, pair_features
 from solvers.rl.training import LOG_FILE
@@ -103,11 +104,6 @@ def with_pairs(state: DecisionState, pairs: np.ndarray) -> DecisionState:
                                                              for p in pairs.tolist()]))
 
 
-def values_of(net: QNetwork, state: DecisionState) -> BestCells:
-    """Each pair's best cell and its value (eval mode, no gradient)."""
-    with torch.no_grad():
-        batch = collate([state])
-        return net.eval().best_cells(net(batch), batch)
 
 
 def valid_set(options: HopOptions, pairs: np.ndarray) -> np.ndarray:
@@ -191,7 +187,7 @@ def test_distance_ignores_invalid_pairs() -> None:
         assert sorted(map(tuple, state.pairs.tolist())) == sorted(map(tuple,
                                                                        everything[valid]))
         full = with_pairs(state, everything)
-        q, q_other = values_of(online, full).value, values_of(other, full).value
+        q, q_other = best_cells_of(online, full).value, best_cells_of(other, full).value
         one = torch.zeros(len(everything), dtype=torch.long)
         keep = torch.from_numpy(valid)
         over_valid = float(softmax_kl(q[keep], q_other[keep], one[keep], 1)[0])
@@ -244,7 +240,7 @@ def test_masked_actions_are_never_taken_or_bootstrapped() -> None:
         noise.reset(online)
         everything = all_pairs(state)
         valid = valid_set(options, everything)
-        raw = values_of(noise.perturbed, with_pairs(state, everything)).value
+        raw = best_cells_of(noise.perturbed, with_pairs(state, everything)).value
         raw_invalid += not valid[int(torch.argmax(raw))]
         action = explore(noise.perturbed, state, options, 0.0, rng)
         assert options.is_valid(action.choice)
@@ -252,10 +248,10 @@ def test_masked_actions_are_never_taken_or_bootstrapped() -> None:
         assert tuple(state.pairs[action.pair].tolist()) == tuple(best_valid)
         assert options.is_valid(explore(noise.perturbed, state, options, 1.0, rng).choice)
         # bootstrap: the target's Q of the online network's best valid pair and cell
-        q_online = values_of(online, with_pairs(state, everything)).value
+        q_online = best_cells_of(online, with_pairs(state, everything)).value
         chosen = everything[valid][int(torch.argmax(q_online[torch.from_numpy(valid)]))]
         row = [tuple(p) for p in state.pairs.tolist()].index(tuple(chosen))
-        cell = values_of(online, state)
+        cell = best_cells_of(online, state)
         with torch.no_grad():
             batch = collate([state])
             q_target = target.eval().cell_values(target(batch), batch)

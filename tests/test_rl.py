@@ -21,6 +21,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from rl_helpers import best_cells_of
+
 from dcibench.family import SEEDS_PER_RUN, TRAINING_SEED_BASE, InstanceFamily
 from dcibench.generator import GeneratorParams, generate
 from dcibench.io import instance_hash, load_instance
@@ -135,9 +137,7 @@ def pair_scores(net: QNetwork, state: DecisionState) -> torch.Tensor:
 
 def pair_values(net: QNetwork, state: DecisionState) -> torch.Tensor:
     """(P,) each pair's value: the Q of its best valid cell."""
-    with torch.no_grad():
-        batch = collate([state])
-        return net.eval().best_cells(net(batch), batch).value
+    return best_cells_of(net, state).value
 
 
 def q_of(net: QNetwork, state: DecisionState, pair: int, subcarrier: int, level_index: int
@@ -254,12 +254,9 @@ def test_bootstrap_maximises_over_valid_pairs_only() -> None:
         full_max = float(pair_scores(favoured, with_pairs(state, grid_pairs(options), options,
                                                           instance.profile.cycles)).max())
         tempting += full_max > float(scores.max()) + 1.0
-        q = pair_values(favoured, state)
-        expected_own.append(float(q.max()))
-        with torch.no_grad():
-            batch = collate([state])
-            best = favoured.best_cells(favoured(batch), batch)
-        pair = int(torch.argmax(q))
+        best = best_cells_of(favoured, state)
+        expected_own.append(float(best.value.max()))
+        pair = int(torch.argmax(best.value))
         expected_double.append(q_of(other, state, pair, int(best.subcarrier[pair]),
                                     int(best.level_index[pair])))
     assert tempting >= 3

@@ -70,7 +70,7 @@ def margin_loss(net: QNetwork, out: PairValues, batch: ReplayBatch, demo: torch.
     q = net.cell_values(out, batch.states)  # (sum P, S, V), -inf where invalid
     rows = batch.rows[demo]
     taken = q[rows, batch.subcarrier[demo], batch.level_index[demo]]
-    lifted = (q + margin).clone()
+    lifted = q + margin
     lifted[rows, batch.subcarrier[demo], batch.level_index[demo]] = taken
     best, _ = segment_max(lifted.flatten(1).amax(dim=1), batch.states.pair_graph,
                           batch.states.n_graphs)

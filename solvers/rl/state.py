@@ -125,9 +125,7 @@ def _hop_table(sim: OnlineSimulator, options: HopOptions, pairs: np.ndarray
                ) -> tuple[HopTable, np.ndarray]:
     """The :class:`HopTable` of ``pairs`` and their (P, :data:`HOP_PAIR_FEATURES`) scalars."""
     inst = sim.instance
-    index = {int(m): k for k, m in enumerate(options.nodes)}
-    jj = pairs[:, 0] - int(options.blocks[0])
-    mm = np.array([index[int(m)] for m in pairs[:, 1]], dtype=np.int64)
+    jj, mm = options.grid_index(pairs)
     cost = options.metrics.cost.min(axis=2)[jj, mm] / inst.penalty  # (P, V)
     slots = np.minimum(options.metrics.slots.min(axis=2)[jj, mm], 255)
     valid = options.valid.any(axis=2)[jj, mm]  # (P, V)
@@ -168,10 +166,7 @@ def pair_cell(options: HopOptions, last_layer: int, next_node: int) -> np.ndarra
 def pair_cells(options: HopOptions, pairs: np.ndarray) -> np.ndarray:
     """Bool (P, S, levels): the valid cells of ``pairs`` (P, 2), read from the options'
     full validity grid (one lookup, not P calls of :func:`pair_cell`)."""
-    index = {int(m): k for k, m in enumerate(options.nodes)}
-    jj = pairs[:, 0] - int(options.blocks[0])
-    mm = np.array([index[int(m)] for m in pairs[:, 1]], dtype=np.int64)
-    return options.valid[jj, mm]
+    return options.valid[options.grid_index(pairs)]
 
 
 def subcarrier_shares(sim: OnlineSimulator, pairs: np.ndarray) -> np.ndarray:
@@ -185,8 +180,7 @@ def subcarrier_shares(sim: OnlineSimulator, pairs: np.ndarray) -> np.ndarray:
     sends = pairs[:, 1] != options.node
     if not subcarriers_differ(sim.instance) or not sends.any():
         return out
-    rate = sim.physics.rate_bps(np.full((int(sends.sum()), 1), options.slot),
-                                np.full((int(sends.sum()), 1), options.node),
+    rate = sim.physics.rate_bps(np.asarray(options.slot), np.asarray(options.node),
                                 pairs[sends, 1][:, None], np.arange(n_sub)[None, :])
     log_rate = np.log(np.maximum(rate, 1e-300))
     out[sends] = log_rate - np.log(rate.mean(axis=1, keepdims=True))
@@ -333,7 +327,8 @@ def _single(state: DecisionState) -> GraphBatch:
         pair_graph=torch.zeros(n_pairs, dtype=torch.long), pair_block=state.pairs[:, 0],
         pair_next_layer=torch.full((n_pairs,), state.next_layer, dtype=torch.long),
         pair_node_row=state.pairs[:, 1], pair_features=state.pair_features,
-        cells=state.cell_mask(), subcarrier_share=state.subcarrier_share, pair_offset=torch.zeros(1, dtype=torch.long), n_graphs=1,
+        cells=state.cell_mask(), subcarrier_share=state.subcarrier_share,
+        pair_offset=torch.zeros(1, dtype=torch.long), n_graphs=1,
         hop_levels=_hop_levels([state]))
 
 
