@@ -300,3 +300,18 @@ def _score(inst: Instance, hops: HopArrays, metrics: HopMetrics, held: np.ndarra
         task_cost=task_cost, task_energy_j=task_energy, task_delay_s=task_delay,
         task_completed=completed, task_latency_s=latency, task_collaborations=task_collab,
         held_hz=held)
+
+
+def levels_held(instance: Instance, evaluation: Evaluation) -> list[list[int]] | None:
+    """The schedule's compute use per slot and node, compactly, for a run's record.
+
+    Entry ``[t][n]`` is the sum of the levels of the hops holding node ``n`` in slot
+    ``t`` (background load excluded): a rate of level ``l`` is ``l / levels`` of the
+    node's peak capacity, so ``levels_held / instance.levels`` is the share of peak
+    capacity the schedule uses, exactly. Shape (H, N1) as nested lists of ints; None
+    when the schedule could not be scored (out-of-range values).
+    """
+    if evaluation.held_hz is None:
+        return None
+    levels = evaluation.held_hz / instance.capacity_hz[None, :] * instance.levels
+    return np.rint(levels).astype(np.int64).tolist()

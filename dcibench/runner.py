@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dcibench.evaluator import evaluate
+from dcibench.evaluator import evaluate, levels_held
 from dcibench.io import FormatError, instance_hash, load_instance
 from dcibench.registry import solver_class
 from dcibench.types import Instance
@@ -42,7 +42,9 @@ class RunRecord:
     field and mean ``{}``); ``solver_version`` is the built solver's ``version`` after the
     run (a learned solver's: the hash of the checkpoint it loaded), or, for a run whose
     solver was never built or whose process was lost, what
-    :meth:`solvers.base.Solver.version_for` said.
+    :meth:`solvers.base.Solver.version_for` said. ``levels_held`` is the schedule's
+    compute use per slot and node (:func:`dcibench.evaluator.levels_held`; None when
+    there is no scored schedule), from which reports draw resource use.
     """
 
     instance: str
@@ -70,6 +72,7 @@ class RunRecord:
     online: bool | None = None
     instance_set: str = ""
     error: str = ""
+    levels_held: list[list[int]] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, allow_nan=True)
@@ -146,7 +149,8 @@ def run_one(solver_name: str, instance: Instance | Path, seed: int = 0,
     return RunRecord(status=status, wall_time_s=wall, error=error,
                      solver_version=str(solver.version),  # after solve, which may load a checkpoint
                      solver_objective=result.info.get("solver_objective"),
-                     solver_bound=result.info.get("bound"), **metrics, **ident)  # type: ignore[arg-type]
+                     solver_bound=result.info.get("bound"), **metrics, **ident,  # type: ignore[arg-type]
+                     levels_held=levels_held(inst, evaluation))
 
 
 def _describe(exc: Exception) -> str:
