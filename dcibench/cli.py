@@ -472,7 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(DEFAULT_RESULTS / "report"), help="output folder")
     p.add_argument("--fig6-n", type=int, default=None, help="N of the cost/hand-off figure")
     p.add_argument("--usage", default=None, metavar="SOLVER:INSTANCE[:SEED]",
-                   help="the run whose resource use per node and slot is drawn")
+                   help="the recorded run (its levels_held) whose resource use per node and "
+                        "slot is drawn: solver label, instance file, seed (default 0)")
     p.add_argument("--training", nargs="*", help="training logs (.jsonl) to draw")
     p.set_defaults(func=cmd_report)
 
