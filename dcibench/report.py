@@ -483,12 +483,12 @@ def spans_decades(values: Iterable[float]) -> bool:
 
 def _value_axis(ax: Any, values: Iterable[float]) -> None:
     """A log y axis when ``values`` span decades (:func:`spans_decades`), with ticks at
-    1, 2 and 5 times each power of 10 written as plain numbers; else linear."""
+    1, 2, 3 and 5 times each power of 10 written as plain numbers; else linear."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     if spans_decades(values):
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
 
