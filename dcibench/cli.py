@@ -8,13 +8,40 @@ import inspect
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INSTANCES = REPO_ROOT / "instances" / "paper-v1"
 DEFAULT_RESULTS = REPO_ROOT / "results"
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``low`` (argparse prints the message)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def _seconds(zero_ok: bool) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds above 0 (or at least 0)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (value >= 0 if zero_ok else value > 0) or value == float("inf"):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number of seconds {'>= 0' if zero_ok else '> 0'}, got {text}")
+        return value
+    return parse
 
 
 def _parse_value(text: str) -> Any:
@@ -49,34 +76,43 @@ def cmd_generate(args: argparse.Namespace) -> int:
         overrides["fading"] = True
     if args.speed is not None:
         overrides["speed_mps"] = args.speed
-    try:
-        base = GeneratorParams.from_dict(overrides)
-    except (TypeError, ValueError) as exc:
-        raise SystemExit(f"generate: {exc}") from None
     combos = [(n, s) for n in args.n_eds for s in args.seeds]
     out = Path(args.out)
     suffix = ".json.gz" if args.gzip else ".json"
-    for n_eds, seed in combos:
-        params = dataclasses.replace(base, n_eds=n_eds, seed=seed)
-        instance = generate(params)
+    try:
+        base = GeneratorParams.from_dict(overrides)
+        instances = [generate(dataclasses.replace(base, n_eds=n_eds, seed=seed))
+                     for n_eds, seed in combos]
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"generate: {exc}") from None
+    for instance in instances:
         target = out if len(combos) == 1 and out.name.endswith((".json", ".json.gz")) \
             else out / f"{instance.name}{suffix}"
-        save_instance(instance, target)
+        try:
+            save_instance(instance, target)
+        except ValueError as exc:
+            raise SystemExit(f"generate: {exc} (nothing written)") from None
+        except OSError as exc:
+            raise SystemExit(f"generate: cannot write {target}: {exc.strerror or exc}") from None
         print(f"{target}: N={instance.n_eds} tasks={instance.n_tasks} "
               f"slots={instance.horizon_slots}")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dcibench.evaluator import evaluate
+    from dcibench.evaluator import InstanceTooLarge, check_size, evaluate
     from dcibench.io import FormatError, load_instance, load_schedule
 
     try:
         instance = load_instance(args.instance)
         schedule = load_schedule(args.schedule)
-    except FormatError as exc:
+        check_size(instance)
+    except (FormatError, InstanceTooLarge) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if schedule.instance_name and schedule.instance_name != instance.name:
+        print(f"warning: {args.schedule} was written for instance {schedule.instance_name!r}, "
+              f"not for {instance.name!r} ({args.instance})", file=sys.stderr)
     result = evaluate(instance, schedule)
     for violation in result.violations[: args.max_violations]:
         print(f"violation {violation}")
@@ -162,12 +198,32 @@ def _do_sweep(args: argparse.Namespace, solvers: list[str], default_name: str) -
     except (FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the runs finished so far are in {out}; to continue, run the "
+              "same command with --resume", file=sys.stderr)
+        return 130
     order = {spec.key(): i for i, spec in enumerate(specs)}
     # last: a record whose version is not the one version_for foretold (a solver bug)
     records.sort(key=lambda r: order.get(record_key(r), len(order)))
     print(records_table(records))
+    _print_failures(records)
     print(f"\nresults: {out}")
-    return 0 if all(r.status not in ("error", "infeasible", "killed") for r in records) else 1
+    return 0 if all(r.status not in FAILED_STATUSES for r in records) else 1
+
+
+FAILED_STATUSES = ("error", "infeasible", "killed")
+"""Statuses of runs that give no valid result."""
+
+
+def _print_failures(records: Sequence[Any], shown: int = 20) -> None:
+    """One line per failed run (its status and reason), at most ``shown`` of them."""
+    failed = [r for r in records if r.status in FAILED_STATUSES]
+    for r in failed[:shown]:
+        print(f"{r.status}: {r.solver} on {r.instance_path or r.instance} seed {r.seed}: "
+              f"{r.error}", file=sys.stderr)
+    if len(failed) > shown:
+        print(f"... and {len(failed) - shown} more failed runs (see the results file)",
+              file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -247,26 +303,33 @@ def cmd_study(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from dcibench.report import load_results, with_gaps, write_report
 
-    usage = None
-    if args.usage:
-        parts = args.usage.split(":")
-        if len(parts) not in (2, 3):
-            print("error: --usage expects SOLVER:INSTANCE[:SEED]", file=sys.stderr)
-            return 2
-        usage = (parts[0], Path(parts[1]), int(parts[2]) if len(parts) == 3 else 0)
     try:
+        usage = _parse_usage(args.usage) if args.usage else None
+        frame = with_gaps(load_results(args.results))
+        for line in frame.attrs.get("skipped_text", []):
+            print(f"warning: {line}", file=sys.stderr)
         written = write_report(args.results, Path(args.out), args.fig6_n, usage,
                                [Path(p) for p in args.training or []])
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for path in written:
         print(path)
-    frame = with_gaps(load_results(args.results))
     if frame["beats_optimum"].any():
         print("error: some results beat a proven optimum; see the leaderboard", file=sys.stderr)
         return 1
     return 0
+
+
+def _parse_usage(text: str) -> tuple[str, Path, int]:
+    """``--usage SOLVER:INSTANCE[:SEED]`` as (solver, instance file, seed); raises
+    ValueError with a one-line message naming the flag."""
+    parts = text.split(":")
+    seed = parts[2] if len(parts) == 3 else "0"
+    if len(parts) not in (2, 3) or not all(parts[:2]) or not seed.isdigit():
+        raise ValueError(f"--usage expects SOLVER:INSTANCE[:SEED] (SEED a non-negative "
+                         f"integer), got {text!r}")
+    return parts[0], Path(parts[1]), int(seed)
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
@@ -300,7 +363,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
     """Run solvers on a set and fold their results into its reference table."""
     from dcibench.reference import (REFERENCE_FILE, read_reference, update_from_records,
                                     write_reference)
-    from dcibench.runner import read_records, record_key, relative_path
+    from dcibench.runner import file_identity, read_records, record_identity, record_key
     from dcibench.sweep import sweep
 
     folder = Path(args.folder)
@@ -310,14 +373,17 @@ def cmd_reference(args: argparse.Namespace) -> int:
     records = []
     if args.solvers:
         out = Path(args.out) if args.out else DEFAULT_RESULTS / f"reference-{folder.name}.jsonl"
-        sweep(specs, out, workers=args.workers, resume=True, grace_s=args.grace,
-              progress=not args.quiet)
+        try:
+            sweep(specs, out, workers=args.workers, resume=True, grace_s=args.grace,
+                  progress=not args.quiet)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         wanted = {spec.key() for spec in specs}
         records = [r for r in read_records(out) if record_key(r) in wanted]
-    members = {str(spec.instance_path) for spec in specs} | {
-        str(relative_path(p)) for p in folder.glob("*.json")}
+    members = {spec.identity for spec in specs} | {file_identity(p) for p in folder.glob("*.json")}
     for extra in args.from_results or []:
-        records += [r for r in read_records(extra) if r["instance_path"] in members]
+        records += [r for r in read_records(extra) if record_identity(r) in members]
     table = read_reference(folder / REFERENCE_FILE)
     added = update_from_records(table, records)
     write_reference(table, folder / REFERENCE_FILE)
@@ -367,15 +433,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instances", default=str(DEFAULT_INSTANCES),
                         help="an instance file or a folder (default: the paper set)")
-    parser.add_argument("--seeds", type=int, default=1, help="number of seeds (0..K-1)")
-    parser.add_argument("--time-limit", type=float, default=None,
+    parser.add_argument("--seeds", type=_at_least(1), default=1, help="number of seeds (0..K-1)")
+    parser.add_argument("--time-limit", type=_seconds(zero_ok=False), default=None,
                         help="seconds per run, told to the solver")
-    parser.add_argument("--grace", type=float, default=10.0,
+    parser.add_argument("--grace", type=_seconds(zero_ok=True), default=10.0,
                         help="seconds past the time limit before the run is killed")
     parser.add_argument("--option", action="append", metavar="KEY=VALUE",
                         help="a solver option, e.g. --option checkpoint=ckpt.pt (JSON values; "
                              "repeatable)")
-    parser.add_argument("--workers", type=int, default=1, help="runs at once")
+    parser.add_argument("--workers", type=_at_least(1), default=1, help="runs at once")
     parser.add_argument("--backend", choices=["local", "ray"], default="local")
     parser.add_argument("--address", default=None, help="Ray cluster address (ray backend)")
     parser.add_argument("--out", default=None, help="results file (.jsonl)")
@@ -389,9 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="generate instance files")
-    g.add_argument("--n-eds", type=int, nargs="+", default=[10], help="N, one or more")
-    g.add_argument("--seeds", type=int, nargs="+", default=[0], help="one or more seeds")
-    g.add_argument("--n-tasks", type=int, default=None, help="exact number of tasks")
+    g.add_argument("--n-eds", type=_at_least(1), nargs="+", default=[10], help="N, one or more")
+    g.add_argument("--seeds", type=_at_least(0), nargs="+", default=[0], help="one or more seeds")
+    g.add_argument("--n-tasks", type=_at_least(1), default=None, help="exact number of tasks")
     g.add_argument("--fading", action="store_true", help="Rayleigh fading")
     g.add_argument("--speed", type=float, default=None, help="ED speed in m/s (mobility)")
     g.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -403,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="check and score a schedule")
     e.add_argument("instance")
     e.add_argument("schedule")
-    e.add_argument("--max-violations", type=int, default=20)
+    e.add_argument("--max-violations", type=_at_least(0), default=20)
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("run", help="run a solver on instances and record the results")
@@ -451,14 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "turn (default: Poisson arrivals)")
     y.add_argument("--decisions", type=int, default=study.STUDY_DECISIONS,
                    help="training budget per solver and seed: environment decisions")
-    y.add_argument("--train-seeds", type=int, default=3, help="training seeds (0..K-1)")
+    y.add_argument("--train-seeds", type=_at_least(1), default=3, help="training seeds (0..K-1)")
     y.add_argument("--config", action="append", metavar="KEY=VALUE",
                    help="a setting of every trainer's config (JSON values; repeatable)")
     y.add_argument("--sets", nargs="+", default=list(study.STUDY_SETS),
                    help="instance sets: shipped names or folders")
-    y.add_argument("--seeds", type=int, default=3,
+    y.add_argument("--seeds", type=_at_least(1), default=3,
                    help="run seeds (0..K-1) of the methods without training")
-    y.add_argument("--workers", type=int, default=1, help="sweep runs at once")
+    y.add_argument("--workers", type=_at_least(1), default=1, help="sweep runs at once")
     y.add_argument("--out", default=str(DEFAULT_RESULTS / "study"), help="the study's folder")
     y.add_argument("--resume", action="store_true",
                    help="continue the study in --out, skipping finished trainings and runs")
@@ -490,9 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="solvers to run (none: only fold --from results)")
     f.add_argument("--from", dest="from_results", nargs="*",
                    help="results files whose evaluated runs on the set are folded in too")
-    f.add_argument("--time-limit", type=float, default=60.0, help="seconds per run")
-    f.add_argument("--grace", type=float, default=30.0)
-    f.add_argument("--workers", type=int, default=1)
+    f.add_argument("--time-limit", type=_seconds(zero_ok=False), default=60.0, help="seconds per run")
+    f.add_argument("--grace", type=_seconds(zero_ok=True), default=30.0)
+    f.add_argument("--workers", type=_at_least(1), default=1)
     f.add_argument("--out", default=None, help="results file (default results/reference-SET.jsonl)")
     f.add_argument("--quiet", action="store_true")
     f.set_defaults(func=cmd_reference)

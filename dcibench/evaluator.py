@@ -20,6 +20,8 @@ Constraint codes of :class:`Violation` (see ``docs/model.md``):
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -123,8 +125,48 @@ class Evaluation:
                 "violations": len(self.violations)}
 
 
+class InstanceTooLarge(ValueError):
+    """An instance whose derived arrays would not fit in this machine's memory."""
+
+
+def memory_estimate_bytes(instance: Instance) -> int:
+    """Bytes the derived quantities of :class:`~dcibench.physics.Physics` take at their
+    peak: distances per (slot, node pair) with their temporaries (about 40 bytes each)
+    and the rate of every (node, level) (8 bytes each)."""
+    n1, slots = instance.n_nodes, instance.horizon_slots
+    return 40 * slots * n1 * n1 + 8 * n1 * (instance.levels + 1)
+
+
+def check_size(instance: Instance, limit_bytes: int | None = None) -> None:
+    """Raise :class:`InstanceTooLarge`, before anything is allocated, when
+    :func:`memory_estimate_bytes` exceeds ``limit_bytes`` (default: this machine's
+    physical memory)."""
+    limit = physical_memory_bytes() if limit_bytes is None else limit_bytes
+    need = memory_estimate_bytes(instance)
+    if need > limit:
+        raise InstanceTooLarge(
+            f"instance {instance.name!r} is too large: evaluating it needs about "
+            f"{_size_text(need)} ({instance.n_nodes} nodes over {instance.horizon_slots} "
+            f"slots, {instance.levels} levels), more than the {_size_text(limit)} of memory "
+            "here; refused")
+
+
+def physical_memory_bytes() -> int:
+    """This machine's physical memory in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _size_text(n_bytes: float) -> str:
+    """``4.5 TB``-style text of a byte count (powers of 1000)."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    power = min(int(math.log10(max(n_bytes, 1.0)) // 3), len(units) - 1)
+    return f"{n_bytes / 1000 ** power:.3g} {units[power]}"
+
+
 def evaluate(instance: Instance, schedule: Schedule) -> Evaluation:
-    """Check every constraint of the model and compute every metric."""
+    """Check every constraint of the model and compute every metric. Raises
+    :class:`InstanceTooLarge` for an instance that does not fit in memory."""
+    check_size(instance)
     hops = HopArrays.from_schedule(schedule)
     violations = _range_violations(instance, hops)
     if violations:

@@ -14,12 +14,15 @@ The same parameters and seed give the same instance, and so a byte-identical fil
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dcibench.profiles import named_profile
+from dcibench.io import FieldReader
+from dcibench.profiles import NAMED_PROFILES, named_profile
 from dcibench.types import Instance
 
 
@@ -86,6 +89,36 @@ class GeneratorParams:
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in dataclasses.asdict(self).items()}
 
+    def validate(self) -> None:
+        """Raise :class:`~dcibench.io.FormatError` (one line, naming the parameter, in the
+        loader's words) for a parameter of the wrong type or out of the range
+        :func:`generate` needs; the loader checks what it writes (:func:`save_instance`)."""
+        reader = FieldReader(Path("generator parameters"))
+        for spec in dataclasses.fields(self):
+            value, name = getattr(self, spec.name), spec.name
+            low, low_open = PARAM_LOWER_BOUNDS.get(name, (-math.inf, False))
+            if spec.type == "bool":
+                if not isinstance(value, bool):
+                    raise reader.fail(name, f"expected true or false, got {value!r}")
+            elif spec.type == "str":
+                if not isinstance(value, str):
+                    raise reader.fail(name, f"expected a string, got {type(value).__name__}")
+            elif spec.type == "tuple[float, float]":
+                if not isinstance(value, tuple) or len(value) != 2:
+                    raise reader.fail(name, f"expected [low, high], got {value!r}")
+                pair = [reader.number(v, f"{name}[{i}]") for i, v in enumerate(value)]
+                if pair[0] > pair[1]:
+                    raise reader.fail(name, f"low {pair[0]!r} is above high {pair[1]!r}")
+            elif value is not None or spec.type != "int | None":
+                reader.number(value, name, low, low_open=low_open, integer="int" in spec.type)
+        if self.profile not in NAMED_PROFILES:
+            raise reader.fail("profile", f"unknown profile {self.profile!r}; known: "
+                                         f"{', '.join(sorted(NAMED_PROFILES))}")
+        slots = self.deadline_s / self.slot_length_s
+        if abs(slots - round(slots)) > 1e-9 or round(slots) < 1:
+            raise reader.fail("deadline_s", f"{self.deadline_s!r} is not a positive whole "
+                                            f"number of slots of {self.slot_length_s!r} s")
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> GeneratorParams:
         fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -96,6 +129,15 @@ class GeneratorParams:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
+PARAM_LOWER_BOUNDS: dict[str, tuple[float, bool]] = {
+    "n_eds": (1, False), "seed": (0, False), "n_tasks": (1, False),
+    "arrival_window_slots": (1, False), "arrival_rate_hz": (0, False),
+    "slot_length_s": (0, True), "deadline_s": (0, True), "area_m": (0, True),
+    "speed_mps": (0, False), "background_jitter": (0, False)}
+"""Lowest value (and whether it is excluded) of the parameters :func:`generate` needs
+bounded; the loader bounds the rest in the file it writes."""
+
+
 def default_name(params: GeneratorParams) -> str:
     tasks = "" if params.n_tasks is None else f"-q{params.n_tasks}"
     return f"p1-n{params.n_eds}{tasks}-s{params.seed}"
@@ -103,16 +145,8 @@ def default_name(params: GeneratorParams) -> str:
 
 def generate(params: GeneratorParams, name: str | None = None) -> Instance:
     """Draw one instance. Deterministic in ``params`` (seed included)."""
-    deadline = params.deadline_s / params.slot_length_s
-    if abs(deadline - round(deadline)) > 1e-9 or round(deadline) < 1:
-        raise ValueError(f"deadline_s ({params.deadline_s}) must be a positive whole number "
-                         f"of slots of {params.slot_length_s} s")
-    if params.n_eds < 1:
-        raise ValueError("n_eds must be at least 1")
-    if params.n_tasks is not None and params.n_tasks < 1:
-        raise ValueError(f"n_tasks must be at least 1 (or None for Poisson arrivals), "
-                         f"got {params.n_tasks}")
-    k_slots = int(round(deadline))
+    params.validate()
+    k_slots = int(round(params.deadline_s / params.slot_length_s))
     window = params.arrival_window_slots
     horizon = window + k_slots
     n1 = params.n_eds + 1

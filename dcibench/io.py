@@ -42,7 +42,7 @@ def _read_json(path: Path) -> Any:
             return json.load(fh)
     except FileNotFoundError:
         raise FormatError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, RecursionError) as exc:
         raise FormatError(f"{path}: not valid JSON ({exc})") from None
 
 
@@ -70,7 +70,18 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
 # -- field validation --------------------------------------------------------------------
 
 
-class _Reader:
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+_TOO_LARGE = "an integer too large for a float"
+SCHEDULE_INT_LIMIT = 2 ** 53
+"""Integers of a schedule file lie in [-limit, limit] (exact as floats and as int64)."""
+
+
+def _beyond_float(value: Any) -> bool:
+    """Whether ``value`` is a Python int too large to convert to a float."""
+    return type(value) is int and abs(value) > _FLOAT_MAX
+
+
+class FieldReader:
     """Walks a JSON document and raises :class:`FormatError` naming file and field."""
 
     def __init__(self, path: Path) -> None:
@@ -91,6 +102,8 @@ class _Reader:
                low_open: bool = False, integer: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(field, f"expected a number, got {type(value).__name__}")
+        if _beyond_float(value):
+            raise self.fail(field, _TOO_LARGE)
         if integer and not (isinstance(value, int) or float(value).is_integer()):
             raise self.fail(field, f"expected an integer, got {value!r}")
         if not math.isfinite(value):
@@ -129,6 +142,10 @@ class _Reader:
             raise self.fail(field, f"expected a list, got {type(value).__name__}")
         try:
             array = np.array(value, dtype=np.float64)
+        except OverflowError:
+            elements = np.array(value, dtype=object)
+            bad = np.argwhere(np.vectorize(_beyond_float, otypes=[bool])(elements))[0]
+            raise self.fail(self._at(field, bad), _TOO_LARGE) from None
         except (ValueError, TypeError):
             raise self.fail(field, "expected a rectangular list of numbers "
                                    "(ragged, or holds a non-number)") from None
@@ -191,7 +208,7 @@ def instance_to_document(inst: Instance) -> dict[str, Any]:
 
 def instance_from_document(document: Any, path: Path | str = "<document>") -> Instance:
     """Validate a JSON document and build the instance; raises :class:`FormatError`."""
-    r = _Reader(Path(path))
+    r = FieldReader(Path(path))
     r.header(document, INSTANCE_KIND)
     name = r.get(document, "name", "name")
     if not isinstance(name, str):
@@ -279,8 +296,11 @@ def load_instance(path: Path | str) -> Instance:
 
 
 def save_instance(inst: Instance, path: Path | str) -> None:
-    """Write an instance file; the same instance always gives the same bytes."""
-    _write_json(Path(path), instance_to_document(inst))
+    """Write an instance file; the same instance always gives the same bytes. Raises
+    :class:`FormatError`, writing nothing, for an instance the loader would reject."""
+    document = instance_to_document(inst)
+    instance_from_document(document, path)
+    _write_json(Path(path), document)
 
 
 def instance_hash(inst: Instance) -> str:
@@ -311,7 +331,7 @@ def schedule_to_document(schedule: Schedule) -> dict[str, Any]:
 
 def schedule_from_document(document: Any, path: Path | str = "<document>") -> Schedule:
     """Parse a schedule document; structure only (the evaluator checks the problem)."""
-    r = _Reader(Path(path))
+    r = FieldReader(Path(path))
     r.header(document, SCHEDULE_KIND)
     fields = document.get("hop_fields", list(_HOP_FIELDS))
     if fields != list(_HOP_FIELDS):
@@ -322,8 +342,9 @@ def schedule_from_document(document: Any, path: Path | str = "<document>") -> Sc
     hops: list[Hop] = []
     for key, rows in tasks.items():
         field = f"tasks.{key}"
-        if not key.isdigit():
-            raise r.fail(field, "task ids are non-negative integers")
+        if not (key.isascii() and key.isdigit() and key == str(int(key))):
+            raise r.fail(field, "task ids are non-negative integers (digits 0-9, no leading "
+                                f"zeros), got {key!r}")
         if not isinstance(rows, list):
             raise r.fail(field, f"expected a list of hops, got {type(rows).__name__}")
         for h, row in enumerate(rows):
@@ -335,7 +356,8 @@ def schedule_from_document(document: Any, path: Path | str = "<document>") -> Sc
                 if value is None and name in ("level", "subcarrier"):
                     values[name] = None
                 else:
-                    values[name] = int(r.number(value, f"{field}[{h}].{name}", integer=True))
+                    values[name] = int(r.number(value, f"{field}[{h}].{name}", -SCHEDULE_INT_LIMIT,
+                                                SCHEDULE_INT_LIMIT, integer=True))
             hops.append(Hop(task=int(key), **values))  # type: ignore[arg-type]
     meta = document.get("meta", {})
     return Schedule(hops=tuple(hops), instance_name=str(document.get("instance", "")),

@@ -242,6 +242,18 @@ def gaps_of(objective: float, reference: Reference | None) -> Gaps:
         and beats_optimum(objective, reference.optimum.value))
 
 
-def reference_for(instance_path: str | Path) -> ReferenceTable:
-    """The table of the set an instance file belongs to (its folder's reference.solu)."""
-    return read_reference(Path(instance_path).parent / REFERENCE_FILE)
+def reference_for(instance_path: str | Path, instance_set: str = "") -> ReferenceTable:
+    """The table of the set an instance file belongs to: the ``reference.solu`` of its
+    folder, found from the working directory, else from the repository root (records
+    name files below it relative to it), else the shipped set named ``instance_set``;
+    an empty table when there is none. The table may speak of another version of the
+    instance: compare its hash (:func:`dcibench.report.with_gaps` does)."""
+    from dcibench.paths import REPO_ROOT, SHIPPED_SETS
+
+    folder = Path(instance_path).parent
+    candidates = [folder, REPO_ROOT / folder] + ([SHIPPED_SETS / instance_set]
+                                                  if instance_set else [])
+    for candidate in candidates:
+        if (candidate / REFERENCE_FILE).is_file():
+            return read_reference(candidate / REFERENCE_FILE)
+    return ReferenceTable()

@@ -9,6 +9,7 @@ in worker processes or on Ray, are in :mod:`dcibench.sweep`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -18,12 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dcibench.evaluator import evaluate, levels_held
+from dcibench.evaluator import InstanceTooLarge, check_size, evaluate, levels_held
 from dcibench.io import FormatError, instance_hash, load_instance
+from dcibench.paths import REPO_ROOT
 from dcibench.registry import solver_class
 from dcibench.types import Instance
 
 INSTANCE_SUFFIXES = (".json", ".json.gz")
+RECORD_FIELDS = frozenset({"instance", "instance_hash", "solver", "solver_version", "seed",
+                           "status"})
+"""Fields every run record has: what tells a results file from another JSON-lines file."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,46 @@ def find_instances(path: Path | str) -> list[Path]:
     return found
 
 
+def record_path(path: Path | str) -> str:
+    """How a record names an instance file: relative to the repository root when it lies
+    below it (the same from every working directory), else absolute. Informative only:
+    :func:`run_key` identifies the instance by set and content hash."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(resolved)
+
+
+def file_identity(path: Path | str) -> tuple[str, str]:
+    """(set, instance id) of an instance file, as :func:`record_identity` gives them for
+    its records: the folder's name, and the content hash (``file:<name>`` for a file that
+    does not load, whose records have no hash)."""
+    path = Path(path)
+    stat = path.stat() if path.is_file() else None
+    digest = _file_hash(str(path.resolve()), stat.st_mtime_ns if stat else 0,
+                        stat.st_size if stat else 0)
+    return path.parent.name, digest or f"file:{path.name}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_hash(path: str, mtime_ns: int, size: int) -> str:
+    """The :func:`instance_hash` of a file ("" when it does not load), cached per
+    version of the file (modification time and size in bytes)."""
+    try:
+        return instance_hash(load_instance(path))
+    except FormatError:
+        return ""
+
+
+def record_identity(record: dict[str, Any]) -> tuple[str, str]:
+    """(set, instance id) of a record: its ``instance_set`` and ``instance_hash``
+    (``file:<name>`` of its instance file when the file did not load)."""
+    path = Path(record["instance_path"])
+    return (record.get("instance_set", path.parent.name),
+            record["instance_hash"] or f"file:{path.name}")
+
+
 def relative_path(path: Path) -> Path:
     """``path`` relative to the working directory when it lies below it (records then
     hold no machine-specific prefix), else as it is."""
@@ -115,12 +160,14 @@ def run_one(solver_name: str, instance: Instance | Path, seed: int = 0,
     cls = solver_class(solver_name)
     options = dict(options or {})
     path = "" if isinstance(instance, Instance) else str(instance)
-    base = dict(solver=solver_name, seed=seed, options=options, instance_path=path,
+    base = dict(solver=solver_name, seed=seed, options=options,
+                instance_path=record_path(path) if path else "",
                 online=bool(getattr(cls, "online", True)),
                 instance_set=Path(path).parent.name if path else "")
     try:
         inst = instance if isinstance(instance, Instance) else load_instance(instance)
-    except FormatError as exc:
+        check_size(inst)
+    except (FormatError, InstanceTooLarge) as exc:
         return RunRecord(instance=Path(path).name, instance_hash="", n_eds=None, n_tasks=None,
                          solver_version=expected_version(solver_name, options, path),
                          status="error", error=str(exc), **base)
@@ -170,16 +217,17 @@ def expected_version(solver_name: str, options: dict[str, Any], instance_path: s
         return str(cls.version)
 
 
-RunKey = tuple[str, str, int, str, str]
-"""(instance path, solver, seed, options as canonical JSON, solver version)."""
+RunKey = tuple[str, str, str, int, str, str]
+"""(instance set, instance id, solver, seed, options as canonical JSON, solver version)."""
 
 
-def run_key(instance_path: str, solver: str, seed: int, options: dict[str, Any],
+def run_key(identity: tuple[str, str], solver: str, seed: int, options: dict[str, Any],
             solver_version: str) -> RunKey:
     """What identifies a run, for records and planned runs alike (the one rule
-    ``--resume`` uses): the same instance file, solver, seed, options and version is the
-    same run; another checkpoint (options or version) is another run."""
-    return (str(instance_path), str(solver), int(seed),
+    ``--resume`` uses): the same instance (set and content hash, :func:`file_identity` /
+    :func:`record_identity`, wherever the command runs), solver, seed, options and
+    version is the same run; another checkpoint (options or version) is another run."""
+    return (*identity, str(solver), int(seed),
             json.dumps(options, sort_keys=True, separators=(",", ":")), str(solver_version))
 
 
@@ -187,7 +235,7 @@ def record_key(record: RunRecord | dict[str, Any]) -> RunKey:
     """The :func:`run_key` of a record (an object, or a dict read from a results file;
     one without ``options``, written before they existed, has none)."""
     fields = record if isinstance(record, dict) else vars(record)
-    return run_key(fields["instance_path"], fields["solver"], fields["seed"],
+    return run_key(record_identity(fields), fields["solver"], fields["seed"],
                    fields.get("options", {}), fields["solver_version"])
 
 
@@ -203,9 +251,37 @@ def append_record(path: Path, record: RunRecord) -> None:
         os.close(fd)
 
 
+def check_results_file(path: Path) -> None:
+    """Raise ValueError, naming the file and the line, unless ``path`` is missing, empty
+    or a results file: every complete line a run record (a torn last line may follow).
+    So a run never writes to, or cuts, any other file."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise ValueError(f"{path}: not a results file (a folder or a special file)")
+    data = path.read_bytes()
+    lines = data.split(b"\n")[:-1]
+    if data and not lines:
+        raise ValueError(f"{path}: not a results file (no complete line); refusing to "
+                         "write to it")
+    for number, line in enumerate(lines, start=1):
+        if not _is_record(line):
+            raise ValueError(f"{path}: line {number} is not a run record, so this is not a "
+                             "results file; refusing to write to it")
+
+
+def _is_record(line: bytes) -> bool:
+    """Whether a line is a run record: a JSON object with :data:`RECORD_FIELDS`."""
+    try:
+        value = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(value, dict) and RECORD_FIELDS <= value.keys()
+
+
 def repair_results(path: Path) -> int:
     """Cut a torn last line (left by a killed writer) so that appends stay valid JSON
-    lines. Returns the number of bytes removed."""
+    lines. Returns the number of bytes removed. Call :func:`check_results_file` first."""
     if not path.exists():
         return 0
     data = path.read_bytes()
@@ -217,13 +293,47 @@ def repair_results(path: Path) -> int:
     return len(data) - keep
 
 
-def read_records(path: Path | str) -> list[dict[str, Any]]:
-    """Records of a results file; a torn last line (a killed writer) is skipped."""
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+@dataclass(frozen=True)
+class JsonLines:
+    """What a JSON-lines file holds: its objects, and the numbers (from 1) of the lines
+    skipped because they are not one JSON object each with the fields asked for (a torn
+    last line, a corrupt line). Blank lines are neither."""
+
+    records: list[dict[str, Any]]
+    skipped_lines: list[int]
+
+    def skipped_text(self, path: Path | str, shown: int = 10) -> str:
+        """One line naming the skipped lines, e.g. ``r.jsonl: skipped 2 lines that are
+        not a record (lines 4, 9)``; "" when none were."""
+        lines = self.skipped_lines
+        if not lines:
+            return ""
+        listed = ", ".join(map(str, lines[:shown])) + (", ..." if len(lines) > shown else "")
+        many = len(lines) > 1
+        return (f"{path}: skipped {len(lines)} {'lines that are' if many else 'line that is'} "
+                f"not a record (line{'s' if many else ''} {listed})")
+
+
+def read_json_lines(path: Path | str, required: frozenset[str] = frozenset()) -> JsonLines:
+    """The objects of a JSON-lines file (results, a training log) that have the
+    ``required`` fields, and the lines skipped."""
+    records, skipped = [], []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
                 continue
-    return records
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                value = None
+            if isinstance(value, dict) and required <= value.keys():
+                records.append(value)
+            else:
+                skipped.append(number)
+    return JsonLines(records, skipped)
+
+
+def read_records(path: Path | str) -> list[dict[str, Any]]:
+    """Records of a results file; lines that are not JSON objects (a torn last line left
+    by a killed writer) are skipped: :func:`read_json_lines` says which."""
+    return read_json_lines(path).records

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import os
+import signal
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,8 +28,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from dcibench.runner import (RunKey, RunRecord, append_record, expected_version, read_records,
-                             record_key, repair_results, run_key, run_one)
+from dcibench.runner import (RunKey, RunRecord, append_record, check_results_file,
+                             expected_version, file_identity, read_records, record_key,
+                             record_path, repair_results, run_key, run_one)
 
 DEFAULT_GRACE_S = 10.0
 """Seconds a run may overrun its time limit before the harness kills it."""
@@ -49,10 +53,14 @@ class RunSpec:
         asked once: a learned solver may hash a checkpoint for it."""
         return expected_version(self.solver, self.options, self.instance_path)
 
+    @property
+    def identity(self) -> tuple[str, str]:
+        """(set, instance id) of its instance file (:func:`dcibench.runner.file_identity`)."""
+        return file_identity(self.instance_path)
+
     def key(self) -> RunKey:
         """The key its record will have (:func:`dcibench.runner.run_key`)."""
-        return run_key(self.instance_path, self.solver, self.seed, self.options,
-                       self.solver_version)
+        return run_key(self.identity, self.solver, self.seed, self.options, self.solver_version)
 
 
 def plan(solvers: Iterable[str], instances: Iterable[Path], seeds: Iterable[int],
@@ -69,8 +77,10 @@ def _failed_record(spec: RunSpec, status: str, error: str, wall: float) -> RunRe
     from dcibench.registry import solver_class
 
     cls = solver_class(spec.solver)
+    digest = spec.identity[1]
     return RunRecord(instance=Path(spec.instance_path).name.split(".json")[0],
-                     instance_path=spec.instance_path, instance_hash="", n_eds=None,
+                     instance_path=record_path(spec.instance_path),
+                     instance_hash="" if digest.startswith("file:") else digest, n_eds=None,
                      n_tasks=None, solver=spec.solver, solver_version=spec.solver_version,
                      seed=spec.seed, options=spec.options, status=status, wall_time_s=wall,
                      online=bool(getattr(cls, "online", True)),
@@ -78,6 +88,7 @@ def _failed_record(spec: RunSpec, status: str, error: str, wall: float) -> RunRe
 
 
 def _child(conn: multiprocessing.connection.Connection, spec: RunSpec) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops us
     try:
         conn.send(run_one(spec.solver, Path(spec.instance_path), spec.seed, spec.time_limit_s,
                           spec.options))
@@ -96,6 +107,17 @@ def run_local(specs: Iterable[RunSpec], workers: int = 2,
     ctx = multiprocessing.get_context("fork")
     pending = deque(specs)
     running: dict[Any, tuple[Any, RunSpec, float]] = {}
+    try:
+        yield from _local_loop(ctx, pending, running, workers, grace_s)
+    finally:  # interrupted (Ctrl-C) or closed early: no run outlives the sweep
+        for process, _, _ in running.values():
+            process.kill()
+            process.join()
+
+
+def _local_loop(ctx: Any, pending: deque[RunSpec], running: dict[Any, tuple[Any, RunSpec, float]],
+                workers: int, grace_s: float) -> Iterator[RunRecord]:
+    """:func:`run_local`'s loop over ``pending``; ``running`` holds the live processes."""
     while pending or running:
         while pending and len(running) < max(workers, 1):
             spec = pending.popleft()
@@ -154,6 +176,22 @@ def run_ray(specs: Iterable[RunSpec], workers: int = 2, grace_s: float = DEFAULT
 BACKENDS: dict[str, Callable[..., Iterator[RunRecord]]] = {"local": run_local, "ray": run_ray}
 
 
+def check_writable(out: Path) -> None:
+    """Raise ValueError (one line, naming ``out``) unless records can be appended to
+    ``out``: its folder is made if missing and a file is created in it and removed."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.exists():
+            os.close(os.open(out, os.O_WRONLY | os.O_APPEND))
+        else:
+            fd, probe = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{out}: cannot write the results file here "
+                         f"({exc.strerror or exc})") from None
+
+
 def sweep(specs: list[RunSpec], out: Path, backend: str = "local", workers: int = 2,
           resume: bool = False, grace_s: float = DEFAULT_GRACE_S, address: str | None = None,
           progress: bool = True) -> list[RunRecord]:
@@ -168,6 +206,8 @@ def sweep(specs: list[RunSpec], out: Path, backend: str = "local", workers: int 
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
     if out.exists() and not resume:
         raise FileExistsError(f"{out} exists: pass resume to continue it, or choose another file")
+    check_results_file(out)
+    check_writable(out)
     repair_results(out)
     done = {record_key(r) for r in read_records(out)} if out.exists() else set()
     todo = [spec for spec in specs if spec.key() not in done]
