@@ -47,22 +47,30 @@ BOOTSTRAP_DRAWS = 2000
 
 
 def records_table(records: Iterable[RunRecord]) -> str:
-    """A fixed-width table of runs with a mean row (objective, system cost, completion,
-    collaborations, time), and gap columns where the instance set has a reference."""
+    """A fixed-width table of runs, grouped by solver label (:func:`run_labels`), each
+    group closed by its mean row (objective, system cost, completion, collaborations,
+    time; never a mean across solvers), with gap columns where the instance set has a
+    reference."""
     import pandas as pd
 
     frame = with_gaps(pd.DataFrame([asdict(r) for r in records]))
     if frame.empty:
         return "(no runs)"
-    columns = dict(TABLE_COLUMNS)
+    frame["solver"] = run_labels(frame)
+    columns = {"solver": "solver", **TABLE_COLUMNS}
     if frame["best_known"].notna().any():
         columns.update({"gap_best": "gap to best", "gap_bound": "gap to bound"})
-    table = frame[list(columns)].rename(columns=columns)
-    numeric = [c for c in table.columns if c not in ("instance", "seed", "status")]
-    n_ok = int(frame.status.isin(OK_STATUSES).sum())
-    mean_row = {"instance": "mean", "seed": "", "status": f"{n_ok}/{len(frame)} ok",
-                **table[numeric].mean(numeric_only=True).to_dict()}
-    table = pd.concat([table, pd.DataFrame([mean_row])], ignore_index=True)
+    numeric = [label for key, label in columns.items()
+               if key not in ("solver", "instance", "seed", "status")]
+    parts = []
+    for label, group in frame.groupby("solver", sort=False):
+        table = group[list(columns)].rename(columns=columns)
+        n_ok = int(group.status.isin(OK_STATUSES).sum())
+        mean_row = {"solver": label, "instance": "mean", "seed": "",
+                    "status": f"{n_ok}/{len(group)} ok",
+                    **table[numeric].mean(numeric_only=True).to_dict()}
+        parts += [table, pd.DataFrame([mean_row])]
+    table = pd.concat(parts, ignore_index=True)
     text = table.to_string(index=False, float_format=lambda v: f"{v:.4g}")
     return text + _warnings(frame)
 
@@ -81,17 +89,26 @@ def _warnings(frame: "pd.DataFrame") -> str:
 
 
 def load_results(paths: Sequence[Path | str]) -> "pd.DataFrame":
-    """All records of the given results files as one frame (torn lines skipped), with
-    ``options`` (``{}`` for records written before options existed) and ``label``
-    (:func:`run_labels`)."""
+    """All records of the given results files as one frame, with ``options`` (``{}`` for
+    records written before options existed) and ``label`` (:func:`run_labels`).
+
+    Lines that are not run records (a torn last line, a corrupt line) are skipped and
+    reported: ``frame.attrs["skipped_lines"]`` maps each file to the numbers of its
+    skipped lines, and ``frame.attrs["skipped_text"]`` holds one line per such file to
+    print (:meth:`dcibench.runner.JsonLines.skipped_text`)."""
     import pandas as pd
 
-    from dcibench.runner import read_records
+    from dcibench.runner import RECORD_FIELDS, read_json_lines
 
-    records = [r for path in paths for r in read_records(path)]
+    read = {str(path): read_json_lines(path, RECORD_FIELDS) for path in paths}
+    records = [r for lines in read.values() for r in lines.records]
     if not records:
-        raise ValueError(f"no records in {', '.join(str(p) for p in paths)}")
+        raise ValueError(f"no run records in {', '.join(str(p) for p in paths)}")
     frame = pd.DataFrame(records)
+    frame.attrs["skipped_lines"] = {path: lines.skipped_lines for path, lines in read.items()
+                                    if lines.skipped_lines}
+    frame.attrs["skipped_text"] = [lines.skipped_text(path) for path, lines in read.items()
+                                   if lines.skipped_lines]
     frame["options"] = [r.get("options", {}) for r in records]
     frame["label"] = run_labels(frame)
     return frame
@@ -127,12 +144,14 @@ def with_gaps(frame: "pd.DataFrame") -> "pd.DataFrame":
 
     if frame.empty:
         return frame
-    tables: dict[str, Any] = {}
+    tables: dict[tuple[str, str], Any] = {}
     rows = []
     for r in frame.itertuples():
-        folder = str(Path(r.instance_path).parent) if r.instance_path else ""
+        folder = (str(Path(r.instance_path).parent) if r.instance_path else "",
+                  str(getattr(r, "instance_set", "") or ""))
         if folder not in tables:
-            tables[folder] = reference_for(r.instance_path) if folder else None
+            tables[folder] = reference_for(r.instance_path, folder[1]) if r.instance_path \
+                else None
         table = tables[folder]
         reference = table.get(r.instance) if table is not None else None
         if reference is not None and reference.instance_hash and r.instance_hash \
