@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
 THREADS = 1
 """HiGHS threads: one count per process (HiGHS's scheduler breaks when it changes)."""
+
+NO_UPDATES = {key: False for key in (
+    "check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+    "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
+    "update_vars", "update_parameters", "update_named_expressions", "update_objective")}
+"""``auto_updates`` of a solve: the model was handed to HiGHS once (:func:`handed_over`)
+and has not changed since."""
+
+
+def handed_over(m: pyo.ConcreteModel) -> Any:
+    """Pyomo's HiGHS interface holding ``m``. Handing a model over takes as long as
+    building it, so callers time it with the build, not against HiGHS's limit; solve it
+    with ``auto_updates=NO_UPDATES``."""
+    highs = SolverFactory("highs")
+    highs.set_instance(m)
+    return highs
 
 
 def highs_status(termination: TerminationCondition, solution: SolutionStatus) -> str:

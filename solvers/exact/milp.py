@@ -23,23 +23,16 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
 from solvers.exact.common import MIN_SOLVE_TIME_S, relative_gap
 from solvers.exact.expanded import ExpandedModel, build, schedule_from_arcs
-from solvers.exact.highs import THREADS, highs_status
+from solvers.exact.highs import NO_UPDATES, THREADS, handed_over, highs_status
 
 DEFAULT_REL_GAP = 1e-9
 """HiGHS's relative MIP gap (``mip_rel_gap``)."""
-
-NO_UPDATES = {key: False for key in (
-    "check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
-    "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
-    "update_vars", "update_parameters", "update_named_expressions", "update_objective")}
-"""The model is handed to HiGHS once (``set_instance``) and never changes after."""
 
 
 def _sum(x: list[Any], ids: np.ndarray, coefs: np.ndarray | None = None) -> LinearExpression:
@@ -113,8 +106,7 @@ class MilpSolver(Solver):
         limit = self.time_limit_s if time_limit_s is None else time_limit_s
         model = build(instance, prune=self.prune)
         m = build_pyomo_model(model)
-        highs = SolverFactory("highs")
-        highs.set_instance(m)  # Pyomo to HiGHS, timed with the build
+        highs = handed_over(m)
         build_s = time.perf_counter() - start
 
         # -- solve ------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.factory import SolverFactory
 
 from dcibench.evaluator import evaluate
 from dcibench.physics import capacity_limit_hz, held_slots, physics_of
@@ -36,7 +35,7 @@ from dcibench.types import Instance
 from solvers.base import Solver, SolveResult
 from solvers.exact.common import GHZ, MIN_SOLVE_TIME_S
 from solvers.exact.expanded import ExpandedModel, build
-from solvers.exact.highs import THREADS, highs_status
+from solvers.exact.highs import NO_UPDATES, THREADS, handed_over, highs_status
 from solvers.heuristics.greedy import GreedyLookahead
 
 _GROUP_COLUMNS = ("arc_task", "arc_tail", "arc_head", "arc_node", "arc_next", "arc_first",
@@ -140,11 +139,12 @@ class RelaxationBound(Solver):
         limit = self.time_limit_s if time_limit_s is None else time_limit_s
         model = build(instance)
         m = build_relaxation(model, integer=self.integer)
+        highs = handed_over(m)
         build_s = time.perf_counter() - start
-        results = SolverFactory("highs").solve(
+        results = highs.solve(
             m, time_limit=max(limit - build_s, MIN_SOLVE_TIME_S), threads=THREADS,
             load_solutions=False, raise_exception_on_nonoptimal_result=False,
-            solver_options={"random_seed": seed})
+            auto_updates=NO_UPDATES, solver_options={"random_seed": seed})
         status = highs_status(results.termination_condition, results.solution_status)
         bound = results.objective_bound if self.integer else (
             results.incumbent_objective if status == "optimal" else None)
