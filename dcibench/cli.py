@@ -305,9 +305,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:
         usage = _parse_usage(args.usage) if args.usage else None
-        frame = with_gaps(load_results(args.results))
-        for line in frame.attrs.get("skipped_text", []):
+        loaded = load_results(args.results)
+        for line in loaded.attrs["skipped_text"]:
             print(f"warning: {line}", file=sys.stderr)
+        frame = with_gaps(loaded)
         written = write_report(args.results, Path(args.out), args.fig6_n, usage,
                                [Path(p) for p in args.training or []])
     except (ValueError, OSError) as exc:

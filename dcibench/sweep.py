@@ -89,11 +89,22 @@ def _failed_record(spec: RunSpec, status: str, error: str, wall: float) -> RunRe
 
 def _child(conn: multiprocessing.connection.Connection, spec: RunSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops us
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         conn.send(run_one(spec.solver, Path(spec.instance_path), spec.seed, spec.time_limit_s,
                           spec.options))
     finally:
         conn.close()
+
+
+def _start_without_interrupts(process: Any) -> None:
+    """Start (fork) ``process`` with SIGINT blocked, so that a Ctrl-C during the fork
+    reaches the parent once it is done, never the child before it ignores SIGINT."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def run_isolated(spec: RunSpec, grace_s: float = DEFAULT_GRACE_S) -> RunRecord:
@@ -123,7 +134,7 @@ def _local_loop(ctx: Any, pending: deque[RunSpec], running: dict[Any, tuple[Any,
             spec = pending.popleft()
             receiver, sender = ctx.Pipe(duplex=False)
             process = ctx.Process(target=_child, args=(sender, spec), daemon=True)
-            process.start()
+            _start_without_interrupts(process)
             sender.close()
             running[receiver] = (process, spec, time.monotonic())
         for receiver in multiprocessing.connection.wait(list(running), timeout=0.05):

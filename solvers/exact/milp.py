@@ -86,6 +86,8 @@ class MilpSolver(Solver):
             solved in 2 s without it.
         prune: build the expanded model with pruning.
         log: print HiGHS's log.
+        max_nodes: HiGHS's branch-and-bound node limit (None: none). With one thread,
+            what this limit stops at is the same on every machine; a time limit is not.
     """
 
     name = "milp"
@@ -93,8 +95,10 @@ class MilpSolver(Solver):
     online = False
 
     def __init__(self, time_limit_s: float = 60.0, rel_gap: float = DEFAULT_REL_GAP,
-                 presolve: bool = False, prune: bool = True, log: bool = False) -> None:
+                 presolve: bool = False, prune: bool = True, log: bool = False,
+                 max_nodes: int | None = None) -> None:
         self.time_limit_s = time_limit_s
+        self.max_nodes = max_nodes
         self.rel_gap = rel_gap
         self.presolve = presolve
         self.prune = prune
@@ -115,7 +119,9 @@ class MilpSolver(Solver):
                               raise_exception_on_nonoptimal_result=False,
                               auto_updates=NO_UPDATES,
                               solver_options={"random_seed": seed,
-                                              "presolve": "on" if self.presolve else "off"})
+                                              "presolve": "on" if self.presolve else "off",
+                                              **({} if self.max_nodes is None else
+                                                 {"mip_max_nodes": self.max_nodes})})
         status = highs_status(results.termination_condition, results.solution_status)
 
         # -- report -----------------------------------------------------------------------

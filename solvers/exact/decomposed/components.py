@@ -28,6 +28,7 @@ class ExactComponent:
         component: its id in :func:`link_components`.
         tasks: (Qc,) the instance's ids of its tasks.
         status: the MILP's status.
+        stopped_by_time: the time limit, not the node limit, stopped the MILP.
         bound: the MILP's lower bound on the component's optimum (-inf when it has none).
         schedule: the MILP's schedule of those tasks, in the instance's task and node ids.
     """
@@ -37,6 +38,7 @@ class ExactComponent:
     status: str
     bound: float
     schedule: Schedule
+    stopped_by_time: bool = False
 
 
 def component_instance(instance: Instance, nodes: np.ndarray, tasks: np.ndarray) -> Instance:
@@ -53,10 +55,11 @@ def component_instance(instance: Instance, nodes: np.ndarray, tasks: np.ndarray)
         task_arrival=instance.task_arrival[tasks])
 
 
-def exact_components(instance: Instance, max_tasks: int, max_eds: int,
-                     time_limit_s: float) -> list[ExactComponent]:
+def exact_components(instance: Instance, max_tasks: int, max_eds: int, time_limit_s: float,
+                     max_nodes: int | None = None) -> list[ExactComponent]:
     """Every component of the link graph with tasks, at most ``max_tasks`` of them and at
-    most ``max_eds`` EDs, solved by the MILP within ``time_limit_s`` seconds each."""
+    most ``max_eds`` EDs, solved by the MILP within ``max_nodes`` branch-and-bound nodes
+    (the limit that decides the result) and ``time_limit_s`` seconds (a stop) each."""
     labels = link_components(instance)
     task_component = labels[instance.task_source]
     solved = []
@@ -66,7 +69,7 @@ def exact_components(instance: Instance, max_tasks: int, max_eds: int,
         if tasks.shape[0] > max_tasks or eds.shape[0] > max_eds:
             continue
         nodes = np.r_[0, eds]
-        result = MilpSolver(time_limit_s=time_limit_s).solve(
+        result = MilpSolver(time_limit_s=time_limit_s, max_nodes=max_nodes).solve(
             component_instance(instance, nodes, tasks))
         bound = result.info.get("bound")
         hops = tuple(dataclasses.replace(h, task=int(tasks[h.task]), node=int(nodes[h.node]),
@@ -75,7 +78,8 @@ def exact_components(instance: Instance, max_tasks: int, max_eds: int,
         solved.append(ExactComponent(
             int(component), tasks, result.status,
             float(bound) if bound is not None and np.isfinite(bound) else -np.inf,
-            Schedule(hops, instance.name, MilpSolver.name)))
+            Schedule(hops, instance.name, MilpSolver.name),
+            result.info.get("termination_condition") == "maxTimeLimit"))
     return solved
 
 

@@ -35,6 +35,8 @@ class DecomposedResult:
         component_bound: (C,) the best value of each component of the link graph (they
             add up to ``bound``).
         node_component: (N1,) each node's component.
+        stopped_by_time: the time limit, not ``iterations`` or convergence, ended the
+            search (the bound then depends on the machine's speed).
     """
 
     bound: float
@@ -47,6 +49,7 @@ class DecomposedResult:
     model_size: dict[str, int]
     component_bound: np.ndarray
     node_component: np.ndarray
+    stopped_by_time: bool = False
 
 
 def _step_groups(model: DecomposedModel, target: float | np.ndarray
@@ -73,9 +76,10 @@ def decomposed_bound(instance: Instance, target: float | np.ndarray,
     steps towards its own tasks' cost. The components' problems are independent, so the
     bound adds each component's best value over all iterations. A group's ``scale``
     starts at ``step_scale`` and halves after ``patience`` evaluations without a new best;
-    the search stops after ``iterations`` evaluations, past ``time_limit_s`` seconds, or
-    when no group can move (scale below ``min_scale``, zero projected supergradient:
-    ``lam`` optimal, or bound = target: proven optimal)."""
+    the search stops after ``iterations`` evaluations, or when no group can move (scale
+    below ``min_scale``, zero projected supergradient: ``lam`` optimal, or bound = target:
+    proven optimal); ``time_limit_s`` seconds only cut it short, and the result says so
+    (``stopped_by_time``)."""
     begin = time.perf_counter()
     model = build_decomposed(instance)
     start = time.perf_counter()
@@ -87,6 +91,7 @@ def decomposed_bound(instance: Instance, target: float | np.ndarray,
     best_group = np.full(n_groups, -np.inf)
     scale, stale = np.full(n_groups, step_scale), np.zeros(n_groups, dtype=np.int64)
     history: list[float] = []
+    stopped_by_time = False
     while len(history) < iterations:
         values, grad = evaluate_dual(model, lam)
         history.append(float(values.sum()))
@@ -103,7 +108,10 @@ def decomposed_bound(instance: Instance, target: float | np.ndarray,
                            minlength=n_groups)
         gap = group_target - group_value
         moving = (norm > 0) & (gap > 0) & (scale >= min_scale)
-        if not moving.any() or time.perf_counter() - start > time_limit_s:
+        if not moving.any():
+            break
+        if time.perf_counter() - start > time_limit_s:
+            stopped_by_time = True
             break
         step = np.where(moving, scale * gap / np.where(norm > 0, norm, 1.0), 0.0)
         lam = np.maximum(lam + step[group_of_node][None, :] * grad, 0.0)
@@ -111,4 +119,5 @@ def decomposed_bound(instance: Instance, target: float | np.ndarray,
                             multipliers=best_lam, iterations=len(history),
                             history=np.array(history), wall_time_s=time.perf_counter() - start,
                             build_time_s=start - begin, model_size=model.size(),
-                            component_bound=best, node_component=model.node_component)
+                            component_bound=best, node_component=model.node_component,
+                            stopped_by_time=stopped_by_time)

@@ -26,8 +26,9 @@ TARGET_SOLVER = GreedyRollout.name
 TARGET_OPTIONS: dict[str, Any] = {"candidates": 8, "max_rollout_decisions": 200_000}
 """Its options: more rollouts than its defaults (about 20 s at N = 50)."""
 
-TARGET_SHARE = 0.2
-"""Share of :meth:`DecomposedBound.solve`'s time limit the heuristic may spend on rollouts."""
+EXACT_MAX_NODES = 10_000
+"""Branch-and-bound nodes per exact component: with the heuristic's decision budget and
+the search's iterations, the limits that decide the result (time limits only stop it)."""
 
 
 def _task_targets(instance: Instance, evaluation: Evaluation) -> np.ndarray:
@@ -50,30 +51,39 @@ class DecomposedBound(Solver):
     value and the MILP's bound. The schedule is returned with status ``"feasible"`` so that
     the harness evaluates something real; the bound is ``info["bound"]``.
 
+    Reproducible: node limits (``exact_max_nodes``), ``rollout``'s decision budget
+    (``max_rollout_decisions`` in ``target_options``) and ``iterations`` decide the
+    result, so it is the same on every machine and under any load. The time limit only
+    stops a stage short; the status is then ``"timeout"`` and ``info["stopped_by_time"]``
+    names the stages it cut.
+
     Args:
         time_limit_s: default wall-clock limit of :meth:`solve`: each exact component gets
-            at most half of what is left, ``rollout`` ``TARGET_SHARE`` of the limit for its
-            rollouts, the multiplier search the rest.
+            at most half of what is left, the multiplier search what is left after
+            ``rollout`` (which is not cut: its decision budget bounds it).
         iterations: cap on subgradient iterations.
         exact_max_tasks, exact_max_eds: size limits of the components solved exactly
             (0 tasks: none).
-        exact_time_limit_s: time limit of each exact component.
+        exact_time_limit_s: time limit of each exact component (a stop).
+        exact_max_nodes: branch-and-bound node limit of each exact component.
         target_options: options of the ``rollout`` solver.
     """
 
     name = "bound"
-    version = "1"
+    version = "2"
     online = False
 
     def __init__(self, time_limit_s: float = DEFAULT_SOLVER_TIME_LIMIT_S,
                  iterations: int = DEFAULT_ITERATIONS, exact_max_tasks: int = 8,
                  exact_max_eds: int = 4, exact_time_limit_s: float = 60.0,
+                 exact_max_nodes: int = EXACT_MAX_NODES,
                  target_options: dict[str, Any] | None = None) -> None:
         self.time_limit_s = time_limit_s
         self.iterations = iterations
         self.exact_max_tasks = exact_max_tasks
         self.exact_max_eds = exact_max_eds
         self.exact_time_limit_s = exact_time_limit_s
+        self.exact_max_nodes = exact_max_nodes
         self.target_options = dict(TARGET_OPTIONS if target_options is None else target_options)
 
     def solve(self, instance: Instance, *, seed: int = 0,
@@ -85,11 +95,14 @@ class DecomposedBound(Solver):
             return max(limit - (time.perf_counter() - begin), 0.0)
 
         parts = exact_components(instance, self.exact_max_tasks, self.exact_max_eds,
-                                 min(self.exact_time_limit_s, left() / 2)) \
-            if self.exact_max_tasks > 0 else []
-        schedule, evaluation = self._target(instance, parts, seed, TARGET_SHARE * limit)
+                                 min(self.exact_time_limit_s, left() / 2),
+                                 self.exact_max_nodes) if self.exact_max_tasks > 0 else []
+        schedule, evaluation = self._target(instance, parts, seed)
         result = decomposed_bound(instance, _task_targets(instance, evaluation),
                                   time_limit_s=left(), iterations=self.iterations)
+        stopped = [stage for stage, cut in (
+            ("exact components", any(p.stopped_by_time for p in parts)),
+            ("multiplier search", result.stopped_by_time)) if cut]
         component_bound = result.component_bound.copy()
         for part in parts:
             component_bound[part.component] = max(component_bound[part.component], part.bound)
@@ -104,11 +117,12 @@ class DecomposedBound(Solver):
             "search_time_s": result.wall_time_s,
             "exact_components": [{"tasks": int(p.tasks.shape[0]), "status": p.status,
                                   "bound": p.bound} for p in parts],
-            **result.model_size}
-        return SolveResult(schedule, "feasible", time.perf_counter() - begin, info)
+            "stopped_by_time": stopped, **result.model_size}
+        return SolveResult(schedule, "timeout" if stopped else "feasible",
+                           time.perf_counter() - begin, info)
 
-    def _target(self, instance: Instance, parts: list[ExactComponent], seed: int,
-                budget_s: float) -> tuple[Schedule, Evaluation]:
+    def _target(self, instance: Instance, parts: list[ExactComponent],
+                seed: int) -> tuple[Schedule, Evaluation]:
         """The heuristic on the tasks outside the parts proven optimal, merged with those
         parts' schedules; when that is infeasible (a slot short of subcarriers), the
         heuristic on every task. Its schedule and evaluation."""
@@ -120,7 +134,7 @@ class DecomposedBound(Solver):
             if rest.size:
                 sub = dataclasses.replace(instance, task_source=instance.task_source[rest],
                                           task_arrival=instance.task_arrival[rest])
-                found = self._heuristic(sub, seed, budget_s)
+                found = self._heuristic(sub, seed)
                 base = Schedule(tuple(dataclasses.replace(h, task=int(rest[h.task]))
                                       for h in found.hops), instance.name, TARGET_SOLVER)
             merged = merge(instance, base, parts)
@@ -128,9 +142,10 @@ class DecomposedBound(Solver):
                 checked = evaluate(instance, merged)
                 if checked.feasible:
                     return merged, checked
-        schedule = self._heuristic(instance, seed, budget_s)
+        schedule = self._heuristic(instance, seed)
         return schedule, evaluate(instance, schedule)
 
-    def _heuristic(self, instance: Instance, seed: int, budget_s: float) -> Schedule:
-        return GreedyRollout(**self.target_options).solve(
-            instance, seed=seed, time_limit_s=budget_s).schedule
+    def _heuristic(self, instance: Instance, seed: int) -> Schedule:
+        """``rollout``'s schedule within its own budgets (``target_options``), never the
+        time limit's, so that it does not depend on the machine."""
+        return GreedyRollout(**self.target_options).solve(instance, seed=seed).schedule
