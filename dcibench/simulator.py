@@ -32,7 +32,7 @@ PENDING, READY, BUSY, DONE, FAILED = 0, 1, 2, 3, 4
 """Task states: not ready yet (before its arrival, or waiting until ``task_ready_at``),
 ready with a decision due, inside a hop, complete, failed."""
 
-FAILURE_CHARGES = ("deadline", "certain")
+FAILURE_CHARGES = ("deadline", "certain", "retire")
 """Values of ``failure_charge``: when a failed task's penalty is charged (module docstring)."""
 
 
@@ -289,7 +289,7 @@ class OnlineSimulator:
         self._options: HopOptions | None = None
         # penalties charged at start-up go into the first decision's cost
         self._carried: list[int] = []
-        self._carried_cost = self._advance(self._carried) + self._charge_certain(self._carried)
+        self._carried_cost = self._settle(self._carried)
 
     # -- queries -------------------------------------------------------------------------
     @property
@@ -384,20 +384,32 @@ class OnlineSimulator:
             self.task_state[task] = DONE if finished else BUSY
         self.objective += cost
         charged, self._carried = self._carried, []
-        if not self._queue:
-            cost += self._advance(charged)
-        cost += self._charge_certain(charged)
+        cost += self._settle(charged)
         cost += self._carried_cost
         self._carried_cost = 0.0
         self.last_charged = tuple(charged)
         return cost
+
+    def _settle(self, charged: list[int]) -> float:
+        """After a decision (or at start-up): move time on while no decision is due, and
+        charge certain failures (retiring them with ``"retire"``), until a decision is due
+        or no task is live. Appends the charged tasks to ``charged``; returns their
+        penalties."""
+        cost = 0.0
+        while True:
+            if not self._queue:
+                cost += self._advance(charged)
+            cost += self._charge_certain(charged)
+            live = (self.task_state != DONE) & (self.task_state != FAILED)
+            if self._queue or not live.any():
+                return cost
 
     def _charge_certain(self, charged: list[int]) -> float:
         """With ``failure_charge="certain"``, charge every task that has arrived, is
         neither complete, failed nor charged, and whose failure is certain
         (``r + physics.completion_slots_bound(...) > d``). The task stays live. Appends
         the tasks to ``charged``; returns their penalties (0 with ``"deadline"``)."""
-        if self.failure_charge != "certain":
+        if self.failure_charge == "deadline":
             return 0.0
         inst = self.instance
         ids = np.flatnonzero((self.task_state != DONE) & (self.task_state != FAILED)
@@ -407,6 +419,10 @@ class OnlineSimulator:
         doomed = ids[self.failure_certain(ids)]
         self.task_charged[doomed] = True
         charged.extend(int(x) for x in doomed)
+        if self.failure_charge == "retire":
+            self.task_state[doomed] = FAILED
+            self.objective += inst.penalty * int(doomed.size)
+            self._queue = [q for q in self._queue if q not in set(doomed.tolist())]
         return inst.penalty * int(doomed.size)
 
     def _advance(self, charged: list[int]) -> float:

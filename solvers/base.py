@@ -69,10 +69,15 @@ class Solver(ABC):
 class OnlineSolver(Solver):
     """A policy applied decision by decision through the online simulator."""
 
+    failure_charge: str = "deadline"
+    """The simulator's ``failure_charge`` the policy acts under. It changes no objective
+    (the evaluator scores the schedule); ``"retire"`` changes what is asked: a task whose
+    failure is certain gets no more decisions (a policy trained that way acts that way)."""
+
     def solve(self, instance: Instance, *, seed: int = 0,
               time_limit_s: float | None = None) -> SolveResult:
         start = time.perf_counter()
-        sim = OnlineSimulator(instance)
+        sim = OnlineSimulator(instance, self.failure_charge)
         rng = np.random.default_rng(seed)
         self.reset(instance, rng)
         decisions = 0

@@ -2,7 +2,8 @@
 
 ``"deadline"`` (default) charges it to the step that moves time past the deadline,
 ``"certain"`` to the step after which :meth:`Physics.completion_slots_bound` says no
-continuation completes the task. Either way every failed task is charged exactly once
+continuation completes the task, and ``"retire"`` charges it there too and retires the
+task (no more decisions for it). Every way every failed task is charged exactly once
 and the costs add up to the evaluator's objective; ``"certain"`` must never charge a
 task that then completes (docs/model.md, section 4).
 """
@@ -188,7 +189,7 @@ def test_certain_charges_no_later_than_deadline() -> None:
     earlier = 0
     for _, inst in INSTANCES:
         steps = {}
-        for failure_charge in FAILURE_CHARGES:
+        for failure_charge in ("deadline", "certain"):
             _, charged, _ = _episode(OnlineSimulator(inst, failure_charge), _lazy, 0)
             steps[failure_charge] = _charge_steps(charged)
         assert steps["certain"].keys() == steps["deadline"].keys()
@@ -338,6 +339,33 @@ def test_moving_needs_a_link_early_enough(tiny_variant: Callable[..., Instance])
                                   positions_m=moved)
         assert physics_of(inst).link[link_slot, 2, 1]
         assert _bound(inst, 1, 2, 1, 5) == expected
+
+
+# -- "retire": a doomed task is asked nothing more --------------------------------------------
+
+@pytest.mark.parametrize("name, inst", INSTANCES, ids=[name for name, _ in INSTANCES])
+def test_retire_asks_nothing_of_a_doomed_task(name: str, inst: Instance) -> None:
+    """Under ``"retire"`` a task leaves the queue (FAILED, charged) in the step that made
+    its failure certain: no decision is ever due for a doomed task, and a policy that
+    waits whenever its task is doomed pays the same under ``"certain"``."""
+    def waits_when_doomed(sim: OnlineSimulator, opts: HopOptions,
+                          rng: np.random.Generator) -> Choice:
+        if sim.failure_certain(np.array([opts.task]))[0]:
+            return opts.wait()
+        return _greedy(opts, rng)
+
+    objectives = {}
+    for failure_charge in ("certain", "retire"):
+        sim, rng = OnlineSimulator(inst, failure_charge), np.random.default_rng(0)
+        while not sim.done:
+            if failure_charge == "retire":
+                assert not sim.failure_certain(np.array(sim.queue)).any()
+            sim.apply(waits_when_doomed(sim, sim.options(), rng))
+            if failure_charge == "retire":
+                assert (sim.task_state[list(sim.last_charged)] == FAILED).all()
+        objectives[failure_charge] = evaluate(inst, sim.schedule()).objective
+        assert sim.objective == pytest.approx(objectives[failure_charge], rel=1e-9, abs=1e-12)
+    assert objectives["retire"] == pytest.approx(objectives["certain"], rel=1e-9, abs=1e-12)
 
 
 # -- the environment -------------------------------------------------------------------------

@@ -65,8 +65,19 @@ def greedy_action(net: QNetwork, state: DecisionState, options: HopOptions,
 
 def random_action(state: DecisionState, options: HopOptions,
                   rng: np.random.Generator) -> Action:
-    """A random valid action (:meth:`HopOptions.sample`, canonical)."""
-    return action_of(state, options, options.sample(rng))
+    """A random action among the state's cells: :meth:`HopOptions.sample` (valid
+    choices, factor by factor), drawn again while the state has pruned it (only with
+    ``viable_hops``, :func:`solvers.rl.state.viable_cells`; waiting is never pruned)."""
+    cells = None
+    while True:
+        choice = options.canonical(options.sample(rng))
+        found = torch.nonzero((state.pairs[:, 0] == choice.last_layer)
+                              & (state.pairs[:, 1] == choice.next_node))
+        if found.numel():
+            pair = int(found[0, 0])
+            cells = state.cell_mask() if cells is None else cells
+            if cells[pair, choice.subcarrier, choice.level - 1]:
+                return Action(pair, choice.subcarrier, choice.level - 1, choice)
 
 
 def action_of(state: DecisionState, options: HopOptions, choice: Choice) -> Action:

@@ -409,7 +409,8 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
                 population.load(int(slot), actor)
                 elite_stats.append(run_episode(
                     next_instance(), lambda s, o: greedy_action(actor, s, o, device),
-                    config.failure_charge, record_elite, config.network.hop_features))
+                    config.failure_charge, record_elite, config.network.hop_features,
+                    config.network.viable_hops))
             facts.update(
                 elite_objective=float(np.mean([s.objective for s in elite_stats]))
                 if elite_stats else None,
@@ -421,7 +422,7 @@ def train(config: CERLConfig, family: InstanceFamily, out: Path | str, *,
         # -- 3. DQN optimisation: the agent's episode and its gradient updates -----------
         started = time.perf_counter()
         stats = run_episode(next_instance(), choose, config.failure_charge, record,
-                            config.network.hop_features)
+                            config.network.hop_features, config.network.viable_hops)
         facts["wall_agent_s"] = round(time.perf_counter() - started, 3)
 
         # -- 4. Target refresh every H generations, then RL injection (the worst goes) --

@@ -270,7 +270,7 @@ def train(config: D2QNConfig, family: InstanceFamily, out: Path | str, *,
         noise.reset(learner.online)
         instance = family.training_instance(config.seed, session.episode)
         stats = run_episode(instance, choose, config.failure_charge, record,
-                            config.network.hop_features)
+                            config.network.hop_features, config.network.viable_hops)
         session.log_episode(stats, loss=run.episode_loss(),
                             epsilon=round(epsilon_at(config, session.decisions), 6),
                             sigma=noise.sigma, distance=_mean(distances),

@@ -107,6 +107,9 @@ class DDQNConfig:
             raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
         if self.total_decisions < 1 or self.batch_size < 1 or self.train_every < 1:
             raise ValueError("total_decisions, batch_size and train_every must be >= 1")
+        if self.demo_episodes and self.network.viable_hops:
+            raise ValueError("demo_episodes and network viable_hops do not combine yet (the "
+                             "teacher may take a hop viable_hops prunes)")
         if self.demo_episodes < 0 or not 0 <= self.demo_share < 1 or self.demo_margin < 0:
             raise ValueError("demo_episodes and demo_margin must be >= 0, demo_share in [0, 1)")
 
@@ -243,7 +246,8 @@ class DQNRun:
             return saved
         for k in range(config.demo_episodes):
             stats = demonstrate(self.session.family, config.seed, k, config.failure_charge,
-                                self._demonstrated, config.network.hop_features)
+                                self._demonstrated, config.network.hop_features,
+                                config.network.viable_hops)
             self.session.log_episode(stats, demonstration=True)
         return None
 
@@ -303,7 +307,8 @@ def train(config: DDQNConfig, family: InstanceFamily, out: Path | str, *,
     while not session.done:
         instance = family.training_instance(config.seed, session.episode)
         stats = run_episode(instance, choose, config.failure_charge,
-                            lambda step: run.observe(step, config), config.network.hop_features)
+                            lambda step: run.observe(step, config), config.network.hop_features,
+                            config.network.viable_hops)
         session.log_episode(stats, loss=run.episode_loss(),
                             epsilon=round(epsilon_at(config, session.decisions), 6))
         if session.episode % config.save_every_episodes == 0 or session.done:

@@ -46,8 +46,8 @@ def demonstration_instance(family: InstanceFamily, run_seed: int, k: int) -> Ins
 
 
 def demonstrate(family: InstanceFamily, run_seed: int, k: int, failure_charge: str,
-                record: Callable[[Transition], None], hop_features: bool = False
-                ) -> EpisodeStats:
+                record: Callable[[Transition], None], hop_features: bool = False,
+                viable_hops: bool = False) -> EpisodeStats:
     """Play the k-th demonstration episode with ``greedy`` (deterministic), giving each
     step to ``record``."""
     instance = demonstration_instance(family, run_seed, k)
@@ -59,7 +59,8 @@ def demonstrate(family: InstanceFamily, run_seed: int, k: int, failure_charge: s
     def choose(state: DecisionState, options: HopOptions) -> Action:
         return action_of(state, options, teacher.choose(sim, options, rng))
 
-    return run_episode(instance, choose, failure_charge, record, hop_features, sim)
+    return run_episode(instance, choose, failure_charge, record, hop_features, viable_hops,
+                       simulator=sim)
 
 
 def margin_loss(net: QNetwork, out: PairValues, batch: ReplayBatch, demo: torch.Tensor,

@@ -92,6 +92,10 @@ class NetworkConfig:
     hop_features: bool = False
     """Beyond the paper: the head also reads each pair's hop physics (cost, length, deadline
     margin per level; :data:`solvers.rl.state.LEVEL_FEATURES`), linearly in ``A_v``."""
+    viable_hops: bool = False
+    """Beyond the paper: act, explore and bootstrap only over viable hops
+    (:func:`solvers.rl.state.viable_cells`: no hop that waiting until the task fails
+    weakly dominates). Kept with the network, since every state it reads is encoded so."""
 
     def to_dict(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

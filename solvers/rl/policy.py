@@ -78,7 +78,7 @@ class LearnedPolicy(OnlineSolver):
         self.checkpoint = checkpoint
         self.device = device
         self.train_decisions = int(train_decisions)
-        self._loaded: dict[Path, tuple[QNetwork, str]] = {}
+        self._loaded: dict[Path, tuple[QNetwork, str, str]] = {}
         if checkpoint is not None:
             self.version = content_hash(checkpoint) if Path(checkpoint).is_file() else "missing"
 
@@ -111,16 +111,17 @@ class LearnedPolicy(OnlineSolver):
               time_limit_s: float | None = None) -> SolveResult:
         path = self.policy_for(instance)
         if path not in self._loaded:
-            net, _, digest = load_policy(path, self.device)
-            self._loaded[path] = (net, digest)
-        self._net, self.version = self._loaded[path]
+            net, meta, digest = load_policy(path, self.device)
+            charge = meta.get("config", {}).get("failure_charge", "deadline")
+            self._loaded[path] = (net, digest, charge)
+        self._net, self.version, self.failure_charge = self._loaded[path]
         result = super().solve(instance, seed=seed, time_limit_s=time_limit_s)
         return SolveResult(result.schedule, result.status, result.wall_time_s,
                            {**result.info, "checkpoint": str(path), "version": self.version})
 
     def choose(self, sim: OnlineSimulator, options: HopOptions,
                rng: np.random.Generator) -> Choice:
-        state = encode(sim, self._net.config.hop_features)
+        state = encode(sim, self._net.config.hop_features, self._net.config.viable_hops)
         return greedy_action(self._net, state, options, self.device).choice
 
 

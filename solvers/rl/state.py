@@ -169,6 +169,41 @@ def pair_cells(options: HopOptions, pairs: np.ndarray) -> np.ndarray:
     return options.valid[options.grid_index(pairs)]
 
 
+def viable_cells(sim: OnlineSimulator, options: HopOptions, pairs: np.ndarray,
+                 cells: np.ndarray) -> np.ndarray:
+    """Bool (P, S, levels): ``cells`` (P, S, levels) of ``pairs`` (P, 2) without the hops
+    that waiting until the task fails weakly dominates (it costs the penalty and nothing
+    else, and holds no resource any other task could use):
+
+    * a hop that costs more than the task's penalty: finishing would cost more still;
+    * a hop after which the task can no longer complete by its deadline: it ends in slot
+      ``t + k`` on its next node with next layer ``j + 1``, and
+      :meth:`~dcibench.physics.Physics.completion_slots_bound` (on the calendar before
+      the hop: a weaker bound, so never a hop that could still complete) says no
+      continuation finishes by the deadline from there.
+
+    Waiting is always kept."""
+    t, d = options.slot, int(sim.instance.task_deadline[options.task])
+    jj, mm = options.grid_index(pairs)
+    cheap = np.broadcast_to(options.metrics.cost[jj, mm], cells.shape) <= sim.instance.penalty
+    ends = t + np.broadcast_to(options.metrics.slots[jj, mm], cells.shape)  # (P, S, V)
+    ready = np.arange(t + 1, d + 1)  # every slot a valid hop can end in
+    going = np.flatnonzero(pairs[:, 0] < sim.instance.n_layers)  # pairs that do not finish
+    fails = np.zeros(cells.shape, dtype=bool)
+    if going.size:
+        n_ready = ready.shape[0]
+        need = sim.physics.completion_slots_bound(
+            sim.held_hz, np.tile(ready, going.size), np.repeat(pairs[going, 1], n_ready),
+            np.repeat(pairs[going, 0] + 1, n_ready), np.full(going.size * n_ready, d)
+        ).reshape(going.size, n_ready)
+        late = ready + need > d  # (P', n_ready): ending then dooms the task
+        fails[going] = np.take_along_axis(
+            late, np.clip(ends[going] - t - 1, 0, n_ready - 1).reshape(going.size, -1), axis=1).reshape(
+            (going.size,) + cells.shape[1:])
+    waits = (pairs[:, 0] == options.next_layer - 1) & (pairs[:, 1] == options.node)
+    return cells & (waits[:, None, None] | (cheap & ~fails))
+
+
 def subcarrier_shares(sim: OnlineSimulator, pairs: np.ndarray) -> np.ndarray:
     """Float32 (P, S): for each ``(block end, next node)`` pair (P, 2) of the current
     decision, ``log(R_s / mean over s of R_s)`` of the link rate to the next node on each
@@ -200,12 +235,20 @@ def pair_features(pairs: np.ndarray, next_layer: int, node: int, cycles: np.ndar
                      np.full(j.shape, float(doomed))], axis=1).astype(np.float32)
 
 
-def encode(sim: OnlineSimulator, hop_features: bool = False) -> DecisionState:
+def encode(sim: OnlineSimulator, hop_features: bool = False,
+           viable_hops: bool = False) -> DecisionState:
     """The :class:`DecisionState` of the simulator's current decision (one must be due);
-    ``hop_features`` adds the physics of each pair's hops (beyond the paper)."""
+    ``hop_features`` adds the physics of each pair's hops (beyond the paper);
+    ``viable_hops`` keeps only the cells :func:`viable_cells` keeps (beyond the paper),
+    and the pairs with one."""
     options = sim.options()
     data = to_pyg(observation_graph(sim))
     pairs = valid_pairs(options)
+    cells = pair_cells(options, pairs)
+    if viable_hops:
+        cells = viable_cells(sim, options, pairs, cells)
+        keep = cells.any(axis=(1, 2))
+        pairs, cells = pairs[keep], cells[keep]
     i, n = options.next_layer, options.node
     doomed = bool(sim.failure_certain(np.array([options.task]))[0])
     feats = pair_features(pairs, i, n, sim.instance.profile.cycles, doomed)
@@ -217,7 +260,7 @@ def encode(sim: OnlineSimulator, hop_features: bool = False) -> DecisionState:
                          compute_index=data.compute_index, task_index=data.task_index,
                          node=n, next_layer=i, pairs=torch.from_numpy(pairs),
                          pair_features=torch.from_numpy(feats), levels=sim.instance.levels,
-                         cell_bits=np.packbits(pair_cells(options, pairs), axis=None),
+                         cell_bits=np.packbits(cells, axis=None),
                          n_subcarriers=sim.instance.n_subcarriers,
                          subcarrier_share=torch.from_numpy(subcarrier_shares(sim, pairs)),
                          hops=table)

@@ -67,27 +67,27 @@ class EpisodeStats:
 
 def run_episode(instance: Instance, choose: Chooser, failure_charge: str = "deadline",
                 record: Callable[[Transition], None] | None = None,
-                hop_features: bool = False,
+                hop_features: bool = False, viable_hops: bool = False,
                 simulator: OnlineSimulator | None = None) -> EpisodeStats:
     """Play one episode with ``choose`` through the online simulator; each step becomes
     a :class:`Transition` given to ``record`` (the reward is minus the cost incurred, as
     in :class:`dcibench.env.DciEnv`). States carry hop features when asked (for a
-    network that reads them). The schedule is scored by the evaluator. ``simulator``:
+    network that reads them) and only viable hops when asked (:func:`~solvers.rl.state.
+    viable_cells`). The schedule is scored by the evaluator. ``simulator``:
     a fresh one of ``instance`` with ``failure_charge`` that ``choose`` also reads (a
     heuristic teacher needs it), else one is made here."""
     sim = simulator if simulator is not None else OnlineSimulator(instance, failure_charge)
-    state = encode(sim, hop_features)
-    total, decisions = 0.0, 0
-    while True:
+    # with no decision at all (every task retired at start-up) the return is the penalties
+    total, decisions = (-sim.objective if sim.done else 0.0), 0
+    state = None if sim.done else encode(sim, hop_features, viable_hops)
+    while state is not None:
         action = choose(state, sim.options())
         reward = -sim.apply(action.choice)
         total += reward
         decisions += 1
-        next_state = None if sim.done else encode(sim, hop_features)
+        next_state = None if sim.done else encode(sim, hop_features, viable_hops)
         if record is not None:
             record(transition(state, action, reward, next_state))
-        if next_state is None:
-            break
         state = next_state
     evaluation = evaluate(instance, sim.schedule())
     if not evaluation.feasible:
