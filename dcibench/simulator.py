@@ -14,7 +14,8 @@ are computed from nothing else.
 When a failure's penalty is charged is an option, ``failure_charge`` (``docs/model.md``,
 section 4): ``"deadline"`` charges it to the decision that moves time past the deadline,
 ``"certain"`` to the decision after which the failure is certain
-(:meth:`~dcibench.physics.Physics.completion_slots_bound`). Either way each failed task
+(:meth:`~dcibench.physics.Physics.completion_slots_bound`), ``"retire"`` there too, and
+the task then leaves the queue (it gets no more decisions). Every way each failed task
 is charged once, so an episode's costs add up to the evaluator's objective.
 """
 
@@ -407,8 +408,9 @@ class OnlineSimulator:
     def _charge_certain(self, charged: list[int]) -> float:
         """With ``failure_charge="certain"``, charge every task that has arrived, is
         neither complete, failed nor charged, and whose failure is certain
-        (``r + physics.completion_slots_bound(...) > d``). The task stays live. Appends
-        the tasks to ``charged``; returns their penalties (0 with ``"deadline"``)."""
+        (``r + physics.completion_slots_bound(...) > d``); the task stays live, except
+        with ``"retire"``, which fails it now (no more decisions). Appends the tasks to
+        ``charged``; returns their penalties (0 with ``"deadline"``)."""
         if self.failure_charge == "deadline":
             return 0.0
         inst = self.instance
@@ -422,7 +424,8 @@ class OnlineSimulator:
         if self.failure_charge == "retire":
             self.task_state[doomed] = FAILED
             self.objective += inst.penalty * int(doomed.size)
-            self._queue = [q for q in self._queue if q not in set(doomed.tolist())]
+            retired = set(doomed.tolist())
+            self._queue = [q for q in self._queue if q not in retired]
         return inst.penalty * int(doomed.size)
 
     def _advance(self, charged: list[int]) -> float:

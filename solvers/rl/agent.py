@@ -71,21 +71,28 @@ def random_action(state: DecisionState, options: HopOptions,
     cells = None
     while True:
         choice = options.canonical(options.sample(rng))
-        found = torch.nonzero((state.pairs[:, 0] == choice.last_layer)
-                              & (state.pairs[:, 1] == choice.next_node))
-        if found.numel():
-            pair = int(found[0, 0])
+        pair = pair_of(state, choice)
+        if pair is not None:
             cells = state.cell_mask() if cells is None else cells
             if cells[pair, choice.subcarrier, choice.level - 1]:
                 return Action(pair, choice.subcarrier, choice.level - 1, choice)
 
 
+def pair_of(state: DecisionState, choice: Choice) -> int | None:
+    """The index of a canonical ``choice``'s (block end, next node) pair among the
+    state's pairs, or None when the state does not hold it."""
+    found = torch.nonzero((state.pairs[:, 0] == choice.last_layer)
+                          & (state.pairs[:, 1] == choice.next_node))
+    return int(found[0, 0]) if found.numel() else None
+
+
 def action_of(state: DecisionState, options: HopOptions, choice: Choice) -> Action:
     """The :class:`Action` of a valid ``choice`` (made canonical) on ``state``."""
     choice = options.canonical(choice)
-    j, m = choice.last_layer, choice.next_node
-    matches = torch.nonzero((state.pairs[:, 0] == j) & (state.pairs[:, 1] == m))
-    return Action(int(matches[0, 0]), choice.subcarrier, choice.level - 1, choice)
+    pair = pair_of(state, choice)
+    if pair is None:
+        raise ValueError(f"{choice} is not among the state's pairs")
+    return Action(pair, choice.subcarrier, choice.level - 1, choice)
 
 
 def transition(state: DecisionState, action: Action, reward: float,

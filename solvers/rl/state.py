@@ -197,9 +197,8 @@ def viable_cells(sim: OnlineSimulator, options: HopOptions, pairs: np.ndarray,
             np.repeat(pairs[going, 0] + 1, n_ready), np.full(going.size * n_ready, d)
         ).reshape(going.size, n_ready)
         late = ready + need > d  # (P', n_ready): ending then dooms the task
-        fails[going] = np.take_along_axis(
-            late, np.clip(ends[going] - t - 1, 0, n_ready - 1).reshape(going.size, -1), axis=1).reshape(
-            (going.size,) + cells.shape[1:])
+        at = np.clip(ends[going] - t - 1, 0, n_ready - 1).reshape(going.size, -1)
+        fails[going] = np.take_along_axis(late, at, axis=1).reshape(ends[going].shape)
     waits = (pairs[:, 0] == options.next_layer - 1) & (pairs[:, 1] == options.node)
     return cells & (waits[:, None, None] | (cheap & ~fails))
 
