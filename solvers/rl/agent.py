@@ -64,10 +64,18 @@ def greedy_action(net: QNetwork, state: DecisionState, options: HopOptions,
 
 
 def random_action(state: DecisionState, options: HopOptions,
-                  rng: np.random.Generator) -> Action:
-    """A random action among the state's cells: :meth:`HopOptions.sample` (valid
-    choices, factor by factor), drawn again while the state has pruned it (only with
-    ``viable_hops``, :func:`solvers.rl.state.viable_cells`; waiting is never pruned)."""
+                  rng: np.random.Generator, over_cells: bool = False) -> Action:
+    """A random action among the state's cells.
+
+    By default (the faithful methods) :meth:`HopOptions.sample`: valid choices, factor by
+    factor (block, node, subcarrier, level), drawn again while the state has pruned the
+    choice. With ``over_cells`` (meant for ``viable_hops``,
+    :func:`solvers.rl.state.viable_cells`), the same factor-by-factor draw over the
+    state's own cells, so that each factor is uniform over the values with a kept cell:
+    rejection would instead favour the blocks and nodes where pruning removed little.
+    Waiting is never pruned, so both always find an action."""
+    if over_cells:
+        return _random_cell(state, options, rng)
     cells = None
     while True:
         choice = options.canonical(options.sample(rng))
@@ -76,6 +84,21 @@ def random_action(state: DecisionState, options: HopOptions,
             cells = state.cell_mask() if cells is None else cells
             if cells[pair, choice.subcarrier, choice.level - 1]:
                 return Action(pair, choice.subcarrier, choice.level - 1, choice)
+
+
+def _random_cell(state: DecisionState, options: HopOptions,
+                 rng: np.random.Generator) -> Action:
+    """Block end, then next node, subcarrier and level, each uniform over the values
+    that still have a cell of the state."""
+    cells = state.cell_mask().numpy()
+    kept = cells.any(axis=(1, 2))
+    ends = state.pairs[:, 0].numpy()
+    end = rng.choice(np.unique(ends[kept]))
+    pair = int(rng.choice(np.flatnonzero(kept & (ends == end))))
+    s = int(rng.choice(np.flatnonzero(cells[pair].any(axis=1))))
+    v = int(rng.choice(np.flatnonzero(cells[pair, s])))
+    j, m = (int(x) for x in state.pairs[pair])
+    return Action(pair, s, v, choice_of(options, (j, m), s, v))
 
 
 def pair_of(state: DecisionState, choice: Choice) -> int | None:

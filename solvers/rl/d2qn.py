@@ -229,7 +229,7 @@ def explore(perturbed: QNetwork, state: DecisionState, options: HopOptions,
     """D2QN's exploring action: with probability ``act_epsilon`` a random valid action,
     else the ``perturbed`` network's best valid pair and its best valid cell."""
     if act_epsilon > 0 and rng.random() < act_epsilon:
-        return random_action(state, options, rng)
+        return random_action(state, options, rng, perturbed.config.viable_hops)
     return greedy_action(perturbed, state, options, device)
 
 

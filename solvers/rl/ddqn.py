@@ -289,7 +289,7 @@ def epsilon_greedy(learner: DQNLearner, config: DDQNConfig, session: TrainingSes
 
     def choose(state: DecisionState, options: HopOptions) -> Action:
         if rng.random() < epsilon_at(config, session.decisions):
-            return random_action(state, options, rng)
+            return random_action(state, options, rng, config.network.viable_hops)
         return greedy_action(learner.online, state, options, device)
 
     return choose
