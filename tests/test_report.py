@@ -175,6 +175,7 @@ def test_a_cell_says_when_asked_runs_are_missing(results: Path, tmp_path: Path) 
     n2 = board.split("## tiny-v1, N = 2")[1].split("##")[0]
     assert "| ec | online | 5/5, **1 of 6 missing** |" in n2
     assert "lc | online | 6/6 |" in n2
+    assert "skipped 1 line that is not a record" in board
 
 
 def test_one_style_per_solver_in_every_figure() -> None:
