@@ -17,6 +17,7 @@ SOLVERS: dict[str, str] = {
     "bound": "solvers.exact.decomposed.solver:DecomposedBound",
     "relax": "solvers.exact.relaxation:RelaxationBound",
     "relax-lp": "solvers.exact.relaxation:LpRelaxationBound",
+    "colgen": "solvers.exact.colgen:ColumnGeneration",
     "ddqn": "solvers.rl.policy:DDQNPolicy",
     "d2qn": "solvers.rl.policy:D2QNPolicy",
     "cerl": "solvers.rl.policy:CERLPolicy",

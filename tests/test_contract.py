@@ -64,6 +64,7 @@ HEAVY_NEEDS: dict[str, frozenset[str]] = {
     "relax": frozenset({"pyomo"}),
     "relax-lp": frozenset({"pyomo"}),
     "bound": frozenset({"pyomo"}),  # its exact components run the MILP
+    "colgen": frozenset({"highspy"}),
     "ddqn": frozenset({"torch"}),
     "d2qn": frozenset({"torch"}),
     "cerl": frozenset({"torch"}),

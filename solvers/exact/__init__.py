@@ -9,7 +9,12 @@ section 5). Two models underlie them:
   :mod:`solvers.exact.decomposed` (``bound``), which scales to the paper's sizes and
   solves small components of the link graph with the MILP.
 
-What they share lives in :mod:`solvers.exact.common` (units, the minimum solve time, the
-relative gap) and :mod:`solvers.exact.highs` (HiGHS's thread count and status).
+:mod:`solvers.exact.colgen` (``colgen``) decomposes the time-expanded model by task: a
+master problem over whole task plans solved by column generation (highspy directly), its
+Lagrangian bound, and price-and-branch for a schedule.
+
+What they share lives in :mod:`solvers.exact.common` (units, HiGHS's thread count, the
+minimum solve time, the relative gap) and :mod:`solvers.exact.highs` (Pyomo's hand-over
+to HiGHS and its status).
 ``python -m solvers.exact.study`` compares CP-SAT and HiGHS as instances grow.
 """

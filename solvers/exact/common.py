@@ -7,6 +7,10 @@ GHZ = 1e9
 a solver's small-value threshold (HiGHS drops matrix values under 1e-9) and the
 multipliers stay well conditioned."""
 
+THREADS = 1
+"""HiGHS threads, whether through Pyomo or highspy: one count per process (HiGHS's
+scheduler breaks when it changes)."""
+
 MIN_SOLVE_TIME_S = 1e-3
 """A solver always gets at least this much time, even when building used up the limit."""
 

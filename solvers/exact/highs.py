@@ -1,4 +1,5 @@
-"""What the solvers that run HiGHS through Pyomo share (the MILP and the relaxations)."""
+"""What the solvers that run HiGHS through Pyomo share (the MILP and the relaxations; the
+thread count is :data:`solvers.exact.common.THREADS`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,6 @@ from typing import Any
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
-
-THREADS = 1
-"""HiGHS threads: one count per process (HiGHS's scheduler breaks when it changes)."""
 
 NO_UPDATES = {key: False for key in (
     "check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",

@@ -27,9 +27,9 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 
 from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
-from solvers.exact.common import MIN_SOLVE_TIME_S, relative_gap
+from solvers.exact.common import MIN_SOLVE_TIME_S, THREADS, relative_gap
 from solvers.exact.expanded import ExpandedModel, build, schedule_from_arcs
-from solvers.exact.highs import NO_UPDATES, THREADS, handed_over, highs_status
+from solvers.exact.highs import NO_UPDATES, handed_over, highs_status
 
 DEFAULT_REL_GAP = 1e-9
 """HiGHS's relative MIP gap (``mip_rel_gap``)."""

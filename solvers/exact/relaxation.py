@@ -33,9 +33,9 @@ from dcibench.evaluator import evaluate
 from dcibench.physics import capacity_limit_hz, held_slots, physics_of
 from dcibench.types import Instance
 from solvers.base import Solver, SolveResult
-from solvers.exact.common import GHZ, MIN_SOLVE_TIME_S
+from solvers.exact.common import GHZ, MIN_SOLVE_TIME_S, THREADS
 from solvers.exact.expanded import ExpandedModel, build
-from solvers.exact.highs import NO_UPDATES, THREADS, handed_over, highs_status
+from solvers.exact.highs import NO_UPDATES, handed_over, highs_status
 from solvers.heuristics.greedy import GreedyLookahead
 
 _GROUP_COLUMNS = ("arc_task", "arc_tail", "arc_head", "arc_node", "arc_next", "arc_first",
