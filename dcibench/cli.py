@@ -12,9 +12,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_INSTANCES = REPO_ROOT / "instances" / "paper-v1"
-DEFAULT_RESULTS = REPO_ROOT / "results"
+from dcibench.paths import (
+    DEFAULT_INSTANCES,
+    DEFAULT_RESULTS,
+    REPO_ROOT,
+    SHIPPED_SETS,
+    missing_data_message,
+)
 
 
 def _at_least(low: int) -> Callable[[str], int]:
@@ -173,6 +177,8 @@ def _resolve_runs(solvers: list[str], instances: str, seeds: int, time_limit: fl
         for name in solvers:
             solver_class(name)
         options = _parse_options(option_items, solvers)
+        if instances == str(DEFAULT_INSTANCES) and not DEFAULT_INSTANCES.exists():
+            raise FileNotFoundError(missing_data_message(DEFAULT_INSTANCES.relative_to(REPO_ROOT)))
         paths = find_instances(instances)
     except (UnknownSolverError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -273,6 +279,9 @@ def cmd_study(args: argparse.Namespace) -> int:
     from dcibench.study import StudySettings, run_study, set_folder
 
     try:
+        for name in args.sets:  # a shipped set's name, where no sets are shipped
+            if not Path(name).is_dir() and not SHIPPED_SETS.is_dir():
+                raise FileNotFoundError(missing_data_message(SHIPPED_SETS.name + "/" + name))
         settings = StudySettings(
             out=Path(args.out), solvers=tuple(args.solvers),
             family=InstanceFamily.preset(args.family, tuple(args.n_eds), tuple(args.n_tasks or ())),
@@ -339,7 +348,11 @@ def cmd_quality(args: argparse.Namespace) -> int:
     recorded = read_recorded()
     failed = False
     for solver in args.solvers or FAST_SOLVERS:
-        value, check = measure(solver)
+        try:
+            value, check = measure(solver)
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if args.update:
             recorded[solver] = value
             print(f"{solver:>8}: recorded mean objective {value.mean_objective:.6g} "
@@ -362,8 +375,12 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 def cmd_reference(args: argparse.Namespace) -> int:
     """Run solvers on a set and fold their results into its reference table."""
-    from dcibench.reference import (REFERENCE_FILE, read_reference, update_from_records,
-                                    write_reference)
+    from dcibench.reference import (
+        REFERENCE_FILE,
+        read_reference,
+        update_from_records,
+        write_reference,
+    )
     from dcibench.runner import file_identity, read_records, record_identity, record_key
     from dcibench.sweep import sweep
 

@@ -20,14 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from dcibench.paths import PACKAGE_DATA, shipped
 from dcibench.reference import beats_optimum, reference_for
 from dcibench.runner import find_instances, run_one
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-QUALITY_FILE = REPO_ROOT / "tests" / "quality_baseline.json"
+QUALITY_FILE = PACKAGE_DATA / "quality_baseline.json"
+"""The recorded values (package data: the check runs wherever the package is installed)."""
 QUALITY_SET = ("instances/tiny-v1", "instances/small-v1", "instances/paper-v1/p1-n5-s0.json",
                "instances/paper-v1/p1-n10-s0.json", "instances/paper-v1/p1-n20-s0.json")
-"""Files and folders (relative to the repository) of the quality set."""
+"""Files and folders (relative to the data root, :mod:`dcibench.paths`) of the quality set."""
 FAST_SOLVERS = ("lc", "ec", "random", "greedy", "rollout", "ddqn", "d2qn", "cerl")
 """Checked in the default test run; the learned ones with their shipped checkpoints
 (inference only: a deterministic policy, so its tolerance is rounding alone)."""
@@ -65,7 +66,9 @@ class QualityCheck:
 
 
 def quality_instances() -> list[Path]:
-    return [p for item in QUALITY_SET for p in find_instances(REPO_ROOT / item)]
+    """The quality set's instance files; FileNotFoundError with a one-line message when
+    the data root does not hold them (:func:`dcibench.paths.shipped`)."""
+    return [p for item in QUALITY_SET for p in find_instances(shipped(item))]
 
 
 def measure(solver: str, seeds: int = QUALITY_SEEDS) -> tuple[QualityValue, QualityCheck]:

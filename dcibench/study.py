@@ -62,7 +62,8 @@ from dcibench.sweep import RunSpec, plan, sweep
 if TYPE_CHECKING:
     import pandas as pd
 
-SHIPPED_SETS = Path(__file__).resolve().parents[1] / "instances"
+from dcibench.paths import SHIPPED_SETS  # one home for where the shipped sets are
+
 STUDY_SOLVERS = ("lc", "ec", "random", "greedy", "rollout", "ddqn", "d2qn", "cerl")
 STUDY_N_EDS = (5, 10, 20, 30, 50)
 STUDY_SETS = ("paper-v1", "small-v1")
