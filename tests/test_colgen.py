@@ -1,0 +1,150 @@
+"""``colgen`` (:mod:`solvers.exact.colgen`) against brute force, the MILP, the shipped
+optima and the decomposed bound.
+
+Optima are never written down here: brute force (tests/brute_force.py) and the MILP give
+them on tiny cases, the ``small-v1`` table (proven by the MILP) on small ones. Every
+schedule is judged by the evaluator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from brute_force import BruteForceResult, brute_force
+from test_exact import MILP_TOL, tiny_case
+
+from dcibench.evaluator import evaluate
+from dcibench.io import load_instance
+from dcibench.reference import reference_for
+from dcibench.types import Instance
+from solvers.base import SolveResult
+from solvers.exact.colgen import ColumnGeneration, Pricer, master_rows
+from solvers.exact.decomposed.solver import DecomposedBound
+from solvers.exact.expanded import build
+from solvers.exact.milp import MilpSolver
+
+SMALL_SET = Path(__file__).resolve().parents[1] / "instances" / "small-v1"
+SMALL_CASES = ("p1-n3-q4-s0", "p1-n5-q6-s0", "p1-n6-q6-s0", "p1-n8-q6-s0")
+"""``small-v1`` instances with proven optima where the decomposed bound leaves a gap."""
+TINY_SEEDS = list(range(8))
+BOUND_TOL = 1e-9
+"""Relative float slack of a bound against an optimum (both sum the same float costs)."""
+
+
+def below(bound: float, value: float) -> bool:
+    """``bound <= value`` up to float rounding."""
+    return bound <= value + BOUND_TOL * max(1.0, abs(value))
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Callable[[int], tuple[Instance, BruteForceResult, SolveResult]]:
+    """``tiny(seed)``: the tiny case of test_exact, its brute force and colgen's result."""
+    cache: dict[int, tuple[Instance, BruteForceResult, SolveResult]] = {}
+
+    def get(seed: int) -> tuple[Instance, BruteForceResult, SolveResult]:
+        if seed not in cache:
+            inst = tiny_case(seed)
+            cache[seed] = (inst, brute_force(inst), ColumnGeneration().solve(inst))
+        return cache[seed]
+
+    return get
+
+
+def small_optimum(stem: str) -> float:
+    """The proven optimum of a ``small-v1`` instance, from the set's table."""
+    reference = reference_for(SMALL_SET / f"{stem}.json").get(stem)
+    assert reference is not None and reference.optimum is not None, stem
+    return reference.optimum.value
+
+
+def lagrangian_bound(inst: Instance) -> float:
+    """The decomposed bound's own Lagrangian value (no exact components)."""
+    return DecomposedBound(exact_max_tasks=0, time_limit_s=60.0).solve(inst).info["bound"]
+
+
+@pytest.mark.parametrize("seed", TINY_SEEDS)
+def test_tiny_bound_lies_between_bound_and_the_optimum(seed: int, tiny: Callable) -> None:
+    inst, bf, result = tiny(seed)
+    assert evaluate(inst, result.schedule).feasible
+    assert below(result.info["bound"], bf.objective)
+    assert below(lagrangian_bound(inst), result.info["bound"])
+
+
+@pytest.mark.parametrize("stem", SMALL_CASES)
+def test_small_bound_lies_between_bound_and_the_optimum(stem: str) -> None:
+    inst = load_instance(SMALL_SET / f"{stem}.json")
+    optimum = small_optimum(stem)
+    result = ColumnGeneration().solve(inst)
+    evaluation = evaluate(inst, result.schedule)
+    assert evaluation.feasible
+    assert below(optimum, evaluation.objective)
+    assert below(result.info["bound"], optimum)
+    assert below(lagrangian_bound(inst), result.info["bound"])
+
+
+def test_proven_optima_equal_brute_force_and_the_milp(tiny: Callable) -> None:
+    proven = 0
+    for seed in TINY_SEEDS:
+        inst, bf, result = tiny(seed)
+        objective = evaluate(inst, result.schedule).objective
+        assert below(bf.objective, objective)
+        if result.status == "optimal":
+            proven += 1
+            milp = MilpSolver().solve(inst)
+            assert milp.status == "optimal"
+            assert objective == pytest.approx(bf.objective, rel=MILP_TOL)
+            assert objective == pytest.approx(evaluate(inst, milp.schedule).objective,
+                                              rel=MILP_TOL)
+    assert proven >= len(TINY_SEEDS) // 2
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_pricing_at_zero_prices_is_each_task_alone(seed: int, tiny: Callable) -> None:
+    """With no prices a task's shortest plan is its cheapest option alone (a path or the
+    penalty), as brute force enumerates them."""
+    inst, bf, _ = tiny(seed)
+    model = build(inst)
+    rows = master_rows(model)
+    pricer = Pricer(model, rows)
+    values, _ = pricer.shortest(pricer.arc_prices(np.zeros((inst.horizon_slots, inst.n_nodes)),
+                                                  np.zeros(rows.n_rows)))
+    assert values == pytest.approx(np.array(bf.cheapest_alone), rel=1e-12)
+
+
+def test_the_same_value_twice() -> None:
+    """Limits by iterations, columns and nodes decide the value: another time limit and
+    another solver object give the same bound, claims and schedule. (The busy-machine
+    variant of test_bound_reproducible is left out: it would load the shared machine.)"""
+    inst = load_instance(SMALL_SET / "p1-n5-q6-s0.json")
+    first = ColumnGeneration().solve(inst, time_limit_s=300.0)
+    again = ColumnGeneration().solve(inst, time_limit_s=120.0)
+    assert first.info["stopped_by_time"] == again.info["stopped_by_time"] == []
+    assert again.info["bound"] == first.info["bound"]
+    assert again.info["solver_objective"] == first.info["solver_objective"]
+    assert again.schedule.hops == first.schedule.hops
+
+
+@pytest.mark.parametrize("limits", [{"max_iterations": 1}, {"max_columns": 1},
+                                    {"max_nodes": 1}], ids=["iterations", "columns", "nodes"])
+def test_a_run_stopped_by_a_limit_keeps_a_bound_and_a_schedule(limits: dict) -> None:
+    stem = "p1-n5-q6-s0"
+    inst = load_instance(SMALL_SET / f"{stem}.json")
+    optimum = small_optimum(stem)
+    result = ColumnGeneration(**limits).solve(inst)
+    evaluation = evaluate(inst, result.schedule)
+    assert evaluation.feasible
+    assert result.status in ("optimal", "feasible")
+    assert below(result.info["bound"], optimum)
+    assert result.info["solver_objective"] == pytest.approx(evaluation.objective, rel=1e-12)
+
+
+def test_a_time_limit_stops_it_and_says_so() -> None:
+    inst = load_instance(SMALL_SET / "p1-n5-q6-s0.json")
+    full = ColumnGeneration().solve(inst)
+    cut = ColumnGeneration().solve(inst, time_limit_s=1e-3)
+    assert cut.status == "timeout" and "column generation" in cut.info["stopped_by_time"]
+    assert evaluate(inst, cut.schedule).feasible
+    assert 0.0 <= cut.info["bound"] <= full.info["bound"]
