@@ -1,4 +1,5 @@
-"""Speed of the core: online decisions per second and evaluator time.
+"""Speed of the core: online decisions per second, evaluator time and the ``greedy``
+heuristic's time per instance.
 
 Timings on a shared machine are noisy: each figure is the median over ``repeats`` runs,
 and the env/simulator ratio is measured in the same process.
@@ -46,6 +47,13 @@ def env_episode(instance: Instance, seed: int) -> int:
     return decisions
 
 
+def greedy_episode(instance: Instance) -> int:
+    """One run of the registered ``greedy`` solver (seed 0): its decisions."""
+    from dcibench.registry import make_solver
+
+    return int(make_solver("greedy").solve(instance, seed=0).info["decisions"])
+
+
 def _median_rate(episode: Callable[[int], int], repeats: int) -> float:
     rates = []
     for seed in range(repeats):
@@ -82,3 +90,11 @@ def run_benchmarks(n_eds: int = 50, repeats: int = 5, seed: int = 1) -> Iterator
         times.append(time.perf_counter() - start)
     yield (f"evaluator: {statistics.median(times) * 1e3:.3f} ms per evaluation of "
            f"{len(schedule.hops)} hops (median of {len(times)})")
+    runs = [generate(params) for _ in range(repeats)]  # a run's instance: empty caches
+    times = []
+    for fresh_instance in runs:
+        start = time.perf_counter()
+        decisions = greedy_episode(fresh_instance)
+        times.append(time.perf_counter() - start)
+    yield (f"greedy, one run ({decisions} decisions): {statistics.median(times) * 1e3:.1f} ms "
+           f"(median of {len(times)})")

@@ -23,7 +23,8 @@ SLOT_ROUNDING_TOL = 1e-9
 """``k = max(1, ceil((c + tau) / delta - SLOT_ROUNDING_TOL))`` (part of the contract)."""
 
 GRID_CACHE_SIZE = 256
-"""How many :class:`OptionGrid` each :class:`Physics` keeps (least recently used go)."""
+"""How many :class:`OptionGrid` each :class:`Physics` keeps at least (least recently used
+go); it keeps ``N1 * L`` when that is more (:attr:`Physics.grid_cache_size`)."""
 
 CAPACITY_REL_TOL = 1e-9
 """Held rates may exceed the available capacity by this relative amount (contract)."""
@@ -219,6 +220,10 @@ class Physics:
         self.radio_is_static = inst.fading is None and bool(np.all(pos == pos[:1]))
         """Links and rates are the same in every slot (static positions, no fading)."""
         self._grids: OrderedDict[tuple[int, int, int], OptionGrid] = OrderedDict()
+        self.grid_cache_size = max(GRID_CACHE_SIZE, n1 * inst.n_layers)
+        """How many option grids the cache keeps: every (node, next layer) key, so that
+        with a static radio (keys without the slot) a warm episode builds no grid (N = 50:
+        51 x 8 = 408 keys, about 70 MB of grids), and at least :data:`GRID_CACHE_SIZE`."""
         for array in (self.distance_m, self.link, self.can_send, self.avail_hz,
                       self.level_rate_hz, self.cum_cycles):
             array.setflags(write=False)
@@ -299,7 +304,7 @@ class Physics:
         allowed[0, :, :, 1:] = False  # no compute: the level is ignored, level 1 is canonical
         grid = OptionGrid(blocks, nodes, metrics, allowed)
         self._grids[key] = grid
-        if len(self._grids) > GRID_CACHE_SIZE:
+        if len(self._grids) > self.grid_cache_size:
             self._grids.popitem(last=False)
         return grid
 

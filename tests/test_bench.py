@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dcibench.bench import env_episode, simulator_episode
+from dcibench.bench import env_episode, greedy_episode, run_benchmarks, simulator_episode
 from dcibench.evaluator import evaluate
 from dcibench.generator import GeneratorParams, generate
 from dcibench.types import Instance
@@ -35,3 +35,12 @@ def test_evaluator_full_n50(benchmark: Any, paper_n50: Instance) -> None:
     evaluate(paper_n50, schedule)
     result = benchmark(evaluate, paper_n50, schedule)
     assert result.feasible and result.objective is not None
+
+
+def test_greedy_run(benchmark: Any, paper_n50: Instance) -> None:
+    assert benchmark(greedy_episode, paper_n50) >= paper_n50.n_tasks
+
+
+def test_bench_command_lines() -> None:
+    lines = list(run_benchmarks(n_eds=3, repeats=1))
+    assert lines[-1].startswith("greedy, one run (") and "ms (median of 1)" in lines[-1]

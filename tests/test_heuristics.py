@@ -28,6 +28,7 @@ from solvers.heuristics.greedy import (
     completion_table,
     last_blocks,
     relay_table,
+    relay_targets,
     transfer_costs,
 )
 from solvers.heuristics.rollout import forget_future
@@ -117,6 +118,38 @@ def test_relay_takes_the_cheapest_transfer_then_block() -> None:
     assert cost[0, 0].tolist() == [5.0, np.inf, np.inf]
     assert via[0, 0, 0] == 2
     assert np.all(np.isinf(cost[0, 1]))  # a finished task is not relayed
+
+
+def test_grids_and_relays_on_fewer_nodes_are_the_full_ones_restricted(
+        instances: list[Instance]) -> None:
+    """The look-ahead costs only the options' nodes and the nodes they relay to: on those
+    rows the grid, the completion and the relay (cost and relay node) are the full
+    tables', exactly, and no node left out is ever a relay's."""
+    for inst in instances:
+        phys = physics_of(inst)
+        blocks = last_blocks(phys)
+        rng = np.random.default_rng(inst.n_eds)
+        free = phys.free_rate_hz(phys.avail_hz * rng.choice([0.0, 0.5, 1.0],
+                                                            size=phys.avail_hz.shape))
+        slot = 2
+        start, deadline = slot, slot + inst.deadline_slots
+        transfer = transfer_costs(phys, slot)
+        full = block_grid(phys, blocks, free, start, deadline)
+        assert np.array_equal(full.nodes, np.arange(inst.n_nodes))
+        single = completion_table(full)
+        for source in range(inst.n_nodes):
+            sources = np.concatenate([[source], np.flatnonzero(phys.link[slot, source])])
+            targets = relay_targets(transfer, sources)
+            nodes = np.union1d(sources, targets)
+            part = block_grid(phys, blocks, free, start, deadline, nodes)
+            assert np.array_equal(part.cost, full.cost[nodes])
+            assert np.array_equal(part.top, full.top[nodes])
+            assert [part.row(n) for n in nodes] == list(range(nodes.shape[0]))
+            cost, via = relay_table(single, transfer, sources)
+            rows = np.searchsorted(nodes, targets)
+            got = relay_table(completion_table(part)[rows], transfer, sources, targets)
+            assert np.array_equal(got[0], cost) and np.array_equal(got[1], via)
+            assert np.isin(via[np.isfinite(cost)], targets).all()
 
 
 # -- the simulator copy used by rollouts ---------------------------------------------------

@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 from dcibench.generator import GeneratorParams, generate
 from dcibench.physics import (
     CAPACITY_REL_TOL,
+    GRID_CACHE_SIZE,
     Physics,
     capacity_limit_hz,
     dominated_levels,
@@ -209,3 +210,20 @@ def test_dominated_levels_broadcast_and_option_grids_meet_the_precondition() -> 
             for length in np.unique(slots[index][kept]):
                 same = kept[slots[index][kept] == length]
                 assert np.all(np.diff(cost[index][same]) < 0)
+
+
+# -- the option-grid cache -------------------------------------------------------------------
+
+
+def test_the_grid_cache_holds_every_node_and_layer_of_a_static_radio() -> None:
+    """At N = 50 (408 (node, layer) keys, more than GRID_CACHE_SIZE) every grid built once
+    is still the cached one after all the others: a warm episode builds none."""
+    inst = generate(GeneratorParams(n_eds=50, seed=1))
+    phys = Physics(inst)
+    assert phys.radio_is_static and inst.n_nodes * inst.n_layers > GRID_CACHE_SIZE
+    assert phys.grid_cache_size == inst.n_nodes * inst.n_layers
+    keys = list(itertools.product(range(inst.n_nodes), range(1, inst.n_layers + 1)))
+    first = {key: phys.option_grid(3, *key) for key in keys}
+    assert all(phys.option_grid(7, *key) is first[key] for key in keys)
+    small = Physics(generate(GeneratorParams(n_eds=3, seed=1)))
+    assert small.grid_cache_size == GRID_CACHE_SIZE

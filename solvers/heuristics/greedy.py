@@ -42,10 +42,12 @@ tie, and acting now keeps the plan safe from tasks that arrive later. When every
 ``inf`` (no choice can still finish) the task waits, the cheapest way to fail, and holds
 no plan.
 
-Cost of a decision: with ``W = D - t <= K`` slots, the single blocks of every node are
-costed at once on an (N1, L, W, W) grid of (node, layers done, start, length): for each
-length the cheapest level that fits the capacity left over the window is read from a
-table computed once per instance (:func:`last_blocks`).
+Cost of a decision: with ``W = D - t <= K`` slots, the single blocks are costed at once
+on a (G, L, W, W) grid of (node, layers done, start, length) over the G nodes a
+completion can use (the options' next nodes and the nodes they relay to, not every
+node): for each length the cheapest level that fits the capacity left over the window
+is read, in one flat gather, from a table computed once per instance
+(:func:`last_blocks`).
 """
 
 from __future__ import annotations
@@ -102,42 +104,53 @@ def last_blocks(phys: Physics) -> LastBlocks:
 @dataclass(frozen=True)
 class BlockGrid:
     """Every last block that fits a calendar in a window of W slots from ``start`` (the
-    task's deadline is ``start + W``).
+    task's deadline is ``start + W``), on the G nodes ``nodes``.
 
     Attributes:
         start: the window's first slot.
-        top: (N1, W, W): ``top[n, o, k]`` is the highest level of n that fits slots
-            ``start+o .. start+o+k`` (0 for none or past the deadline).
-        cost: (N1, L, W, W): ``cost[n, d, o, k]`` is the least cost of layers ``d+1..L`` on
-            n started in slot ``start + o`` for exactly ``k + 1`` slots (inf if none fits).
+        nodes: (G,) the grid's nodes, ascending; row g is node ``nodes[g]``
+            (:meth:`row`).
+        top: (G, W, W): ``top[g, o, k]`` is the highest level of node ``nodes[g]`` that
+            fits slots ``start+o .. start+o+k`` (0 for none or past the deadline).
+        cost: (G, L, W, W): ``cost[g, d, o, k]`` is the least cost of layers ``d+1..L`` on
+            ``nodes[g]`` started in slot ``start + o`` for exactly ``k + 1`` slots (inf if
+            none fits).
     """
 
     start: int
+    nodes: np.ndarray
     top: np.ndarray
     cost: np.ndarray
 
+    def row(self, node: int) -> int:
+        """The row of ``node`` (one of :attr:`nodes`)."""
+        return int(np.searchsorted(self.nodes, node))
+
 
 def block_grid(phys: Physics, blocks: LastBlocks, free_hz: np.ndarray, start: int,
-               deadline: int) -> BlockGrid:
-    """The :class:`BlockGrid` of the capacity ``free_hz`` (H, N1) left in each slot."""
+               deadline: int, nodes: np.ndarray | None = None) -> BlockGrid:
+    """The :class:`BlockGrid` of the capacity ``free_hz`` (H, N1) left in each slot, on
+    ``nodes`` (ascending; default every node)."""
     width = deadline - start
-    n1, n_layers = blocks.cost.shape[:2]
-    least = window_minimum(free_hz[start:deadline], width, -np.inf)  # (W, W, N1): [o, k]
-    top = phys.highest_fitting_level(np.arange(n1)[:, None, None], np.moveaxis(least, 2, 0))
-    cost = blocks.cost[np.arange(n1)[:, None, None, None],
-                       np.arange(n_layers)[None, :, None, None],
-                       np.arange(width)[None, None, None, :],
-                       top[:, None]]
-    return BlockGrid(start, top, cost)
+    n1, n_layers, n_lengths, n_caps = blocks.cost.shape
+    nodes = np.arange(n1) if nodes is None else nodes
+    least = window_minimum(free_hz[start:deadline, nodes], width, -np.inf)  # (W, W, G)
+    top = phys.highest_fitting_level(nodes[:, None, None], np.moveaxis(least, 2, 0))
+    # cost[g, d, o, k] = blocks.cost[nodes[g], d, k, top[g, o, k]], one flat gather
+    flat = ((nodes[:, None, None] * n_layers * n_lengths + np.arange(width)[None, None, :])
+            * n_caps + top)  # (G, W, W): the element of layer d = 0
+    layer = np.arange(n_layers)[None, :, None, None] * (n_lengths * n_caps)
+    cost = np.take(blocks.cost, flat[:, None] + layer)
+    return BlockGrid(start, nodes, top, cost)
 
 
 def completion_table(grid: BlockGrid) -> np.ndarray:
     """Cheapest single-block completion by node, progress and ready slot.
 
-    ``out[n, d, o]`` (shape (N1, L + 1, W + 1)) is the least cost of computing layers
-    ``d+1..L`` on node n in one hop at one level, started in a slot ``>= start + o`` and
-    ended by the deadline, within the grid's calendar; ``inf`` when no such hop exists,
-    0 for ``d = L``.
+    ``out[g, d, o]`` (shape (G, L + 1, W + 1)) is the least cost of computing layers
+    ``d+1..L`` on node ``grid.nodes[g]`` in one hop at one level, started in a slot
+    ``>= start + o`` and ended by the deadline, within the grid's calendar; ``inf`` when
+    no such hop exists, 0 for ``d = L``.
     """
     n1, n_layers, width = grid.cost.shape[:3]
     by_start = grid.cost.min(axis=3)  # (N1, L, W)
@@ -163,22 +176,36 @@ def transfer_costs(phys: Physics, slot: int) -> np.ndarray:
     return np.where(ok, metrics.cost, np.inf).min(axis=2)
 
 
-def relay_table(single: np.ndarray, transfer: np.ndarray,
-                nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def relay_targets(transfer: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """The nodes a relay from ``nodes`` (M,) may reach: those some of them send to
+    (finite :func:`transfer_costs`), ascending, (B,)."""
+    return np.flatnonzero(np.isfinite(transfer[nodes]).any(axis=(0, 2)))
+
+
+def relay_table(single: np.ndarray, transfer: np.ndarray, nodes: np.ndarray,
+                targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cheapest relay completion from each of ``nodes`` (M,).
 
     Returns ``cost`` and ``via``, both (M, L + 1, W + 1): from ``nodes[i]`` with ``d``
     layers done, ready at offset o, a pure transfer to a linked node ``via[i, d, o]``
-    followed by the single block there from offset o + 1. ``single`` is a
-    :func:`completion_table`, ``transfer`` a :func:`transfer_costs`.
+    followed by the single block there from offset o + 1 (``via`` is meaningful where
+    ``cost`` is finite). ``single`` is a :func:`completion_table` whose rows are the
+    ascending nodes ``targets`` (default every node), which must hold every node that
+    one of ``nodes`` sends to (:func:`relay_targets`); ``transfer`` a
+    :func:`transfer_costs`.
     """
     n_layers = transfer.shape[2]
-    total = transfer[nodes][:, :, :, None] + single[None, :, :n_layers, 1:]  # (M, N1, L, W)
+    targets = np.arange(transfer.shape[1]) if targets is None else targets
     cost = np.full((nodes.shape[0],) + single.shape[1:], np.inf)
-    via = np.zeros(cost.shape, dtype=np.int64)
-    via[:, :n_layers, :-1] = total.argmin(axis=1)
-    cost[:, :n_layers, :-1] = np.take_along_axis(total, via[:, None, :n_layers, :-1],
-                                                 axis=1)[:, 0]
+    via = np.zeros(cost.shape, dtype=np.int64)  # 0 where no relay completes
+    if targets.shape[0] == 0:
+        return cost, via
+    total = (transfer[nodes[:, None], targets[None, :]][:, :, :, None]
+             + single[None, :, :n_layers, 1:])  # (M, B, L, W)
+    best = total.argmin(axis=1)  # the first least target, as over every node
+    least = np.take_along_axis(total, best[:, None], axis=1)[:, 0]
+    cost[:, :n_layers, :-1] = least
+    via[:, :n_layers, :-1] = np.where(np.isfinite(least), targets[best], 0)
     return cost, via
 
 
@@ -202,7 +229,8 @@ class Lookahead:
         nodes: (M,) the options' next nodes.
         completion: (M, L + 1, W + 1): ``completion[i, d, o]`` estimates the cost of
             layers ``d+1..L`` from ``nodes[i]``, ready at offset o.
-        single: (N1, L + 1, W + 1) the single-block part (:func:`completion_table`).
+        single: (G, L + 1, W + 1) the single-block part (:func:`completion_table`) on
+            the grid's nodes: the options' next nodes and the nodes they relay to.
         relay, via: (M, L + 1, W + 1) the relay part and its relay nodes.
     """
 
@@ -266,10 +294,15 @@ class GreedyLookahead(OnlineSolver):
         if own is not None:
             free[own.slot:own.slot + own.slots, own.node] += own.rate_hz
         deadline = int(sim.instance.task_deadline[options.task])
-        grid = block_grid(self._phys, self._blocks, free, options.slot, deadline)
+        transfer = self._transfer_costs(options.slot)
+        targets = relay_targets(transfer, options.nodes)
+        nodes = np.union1d(options.nodes, targets)  # only these enter a completion
+        grid = block_grid(self._phys, self._blocks, free, options.slot, deadline, nodes)
         single = completion_table(grid)
-        relay, via = relay_table(single, self._transfer_costs(options.slot), options.nodes)
-        return Lookahead(grid, options.nodes, np.minimum(single[options.nodes], relay),
+        relay, via = relay_table(single[np.searchsorted(nodes, targets)], transfer,
+                                 options.nodes, targets)
+        own_rows = np.searchsorted(nodes, options.nodes)
+        return Lookahead(grid, options.nodes, np.minimum(single[own_rows], relay),
                          single, relay, via)
 
     def can_finish(self, sim: OnlineSimulator, task: int) -> bool:
@@ -282,9 +315,15 @@ class GreedyLookahead(OnlineSolver):
             return False
         node, done = int(sim.task_node[task]), int(sim.task_next_layer[task]) - 1
         free = self._phys.free_rate_hz(sim.held_hz)
-        single = completion_table(block_grid(self._phys, self._blocks, free, ready, deadline))
-        relay, _ = relay_table(single, self._transfer_costs(sim.slot), np.array([node]))
-        return bool(np.isfinite(min(single[node, done, 0], relay[0, done, 0])))
+        transfer = self._transfer_costs(sim.slot)
+        targets = relay_targets(transfer, np.array([node]))
+        nodes = np.union1d([node], targets)
+        single = completion_table(block_grid(self._phys, self._blocks, free, ready, deadline,
+                                             nodes))
+        relay, _ = relay_table(single[np.searchsorted(nodes, targets)], transfer,
+                               np.array([node]), targets)
+        own = int(np.searchsorted(nodes, node))
+        return bool(np.isfinite(min(single[own, done, 0], relay[0, done, 0])))
 
     def commit(self, task: int, plan: Plan | None) -> None:
         """Replace the plan reserved for ``task`` by ``plan``."""
@@ -308,12 +347,13 @@ class GreedyLookahead(OnlineSolver):
         if not np.isfinite(look.completion[m, done, ready]):
             return None
         node, first = int(look.nodes[m]), ready
-        if look.relay[m, done, ready] < look.single[node, done, ready]:
+        if look.relay[m, done, ready] < look.single[look.grid.row(node), done, ready]:
             node, first = int(look.via[m, done, ready]), ready + 1
-        later = look.grid.cost[node, done, first:]  # (W - first, W): [o - first, k]
+        row = look.grid.row(node)
+        later = look.grid.cost[row, done, first:]  # (W - first, W): [o - first, k]
         o, k = np.unravel_index(int(np.argmin(later)), later.shape)
         o += first
-        level = self._blocks.level[node, done, k, look.grid.top[node, o, k]]
+        level = self._blocks.level[node, done, k, look.grid.top[row, o, k]]
         return Plan(node, look.grid.start + int(o), int(k) + 1,
                     float(self._phys.level_rate_hz[node, level]))
 
