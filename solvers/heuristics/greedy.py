@@ -294,16 +294,22 @@ class GreedyLookahead(OnlineSolver):
         if own is not None:
             free[own.slot:own.slot + own.slots, own.node] += own.rate_hz
         deadline = int(sim.instance.task_deadline[options.task])
-        transfer = self._transfer_costs(options.slot)
-        targets = relay_targets(transfer, options.nodes)
-        nodes = np.union1d(options.nodes, targets)  # only these enter a completion
-        grid = block_grid(self._phys, self._blocks, free, options.slot, deadline, nodes)
+        return self._estimate(free, options.slot, deadline, options.slot, options.nodes)
+
+    def _estimate(self, free_hz: np.ndarray, start: int, deadline: int, slot: int,
+                  nodes: np.ndarray) -> Lookahead:
+        """The completion estimates from each of ``nodes`` (M,) ready from ``start`` on,
+        with the capacity ``free_hz`` (H, N1) and the radio of ``slot``: the grid covers
+        only ``nodes`` and the nodes they relay to."""
+        transfer = self._transfer_costs(slot)
+        targets = relay_targets(transfer, nodes)
+        rows = np.union1d(nodes, targets)  # only these enter a completion
+        grid = block_grid(self._phys, self._blocks, free_hz, start, deadline, rows)
         single = completion_table(grid)
-        relay, via = relay_table(single[np.searchsorted(nodes, targets)], transfer,
-                                 options.nodes, targets)
-        own_rows = np.searchsorted(nodes, options.nodes)
-        return Lookahead(grid, options.nodes, np.minimum(single[own_rows], relay),
-                         single, relay, via)
+        relay, via = relay_table(single[np.searchsorted(rows, targets)], transfer, nodes,
+                                 targets)
+        own = single[np.searchsorted(rows, nodes)]
+        return Lookahead(grid, nodes, np.minimum(own, relay), single, relay, via)
 
     def can_finish(self, sim: OnlineSimulator, task: int) -> bool:
         """Whether the look-ahead finds a completion (single block or relay) for ``task``
@@ -314,16 +320,9 @@ class GreedyLookahead(OnlineSolver):
         if ready >= deadline:
             return False
         node, done = int(sim.task_node[task]), int(sim.task_next_layer[task]) - 1
-        free = self._phys.free_rate_hz(sim.held_hz)
-        transfer = self._transfer_costs(sim.slot)
-        targets = relay_targets(transfer, np.array([node]))
-        nodes = np.union1d([node], targets)
-        single = completion_table(block_grid(self._phys, self._blocks, free, ready, deadline,
-                                             nodes))
-        relay, _ = relay_table(single[np.searchsorted(nodes, targets)], transfer,
-                               np.array([node]), targets)
-        own = int(np.searchsorted(nodes, node))
-        return bool(np.isfinite(min(single[own, done, 0], relay[0, done, 0])))
+        look = self._estimate(self._phys.free_rate_hz(sim.held_hz), ready, deadline,
+                              sim.slot, np.array([node]))
+        return bool(np.isfinite(look.completion[0, done, 0]))
 
     def commit(self, task: int, plan: Plan | None) -> None:
         """Replace the plan reserved for ``task`` by ``plan``."""
