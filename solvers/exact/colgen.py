@@ -1,4 +1,4 @@
-"""``colgen``: column generation on a path-based master problem, with a Lagrangian bound
+"""``colgen``: branch-and-price on a path-based master problem, with a Lagrangian bound
 and price-and-branch for a schedule (HiGHS through highspy directly).
 
 **Master problem.** The tasks are coupled only through node capacity per slot and
@@ -46,19 +46,25 @@ far, which damps oscillating duals. When no plan priced there has a negative red
 at the master's own duals (a mispricing), the same iteration prices at the duals
 themselves, so the run never stops on a smoothed point.
 
-**Price-and-branch.** The master restricted to the generated plans is solved as a MILP by
-HiGHS (binary ``x``); its plans make a schedule (:func:`schedule_from_arcs`), which the
-evaluator scores. The schedule returned is the better, by the evaluator, of that one and
-``greedy``'s. The status is ``"optimal"`` only when the evaluated objective is within
-:data:`PROVEN_REL_TOL` of the bound. No branching on the master is done, so an
-optimum is proven only when the bound closes the gap.
+**Branch-and-price** (:class:`BranchAndPrice`): best-first over decisions on whether a
+task fails, which states it visits and which arcs it takes, each enforced in the master
+(columns bounded at 0) and in pricing (arcs priced out), with column generation at every
+node; its bound is the least bound of the nodes left open. An optimum is proven when it
+closes the gap to the incumbent.
+
+**Primal side.** Price-and-branch: the master restricted to the generated plans is
+solved as a MILP by HiGHS (binary ``x``) after the root and after the search; its plans
+make a schedule (:func:`schedule_from_arcs`). Integral node solutions are schedules too.
+Every schedule is scored by the evaluator, which alone decides the incumbent (``greedy``'s
+schedule to begin with). The status is ``"optimal"`` only when the evaluated objective is
+within :data:`PROVEN_REL_TOL` of the bound.
 
 **Initial columns**: every task's all-failed plan and, for each task ``greedy`` completes,
 its ``greedy`` plan (when its hops are arcs of the pruned graph).
 
-**Reproducible.** The iteration and column limits and the MILP's node limit decide the
-result; HiGHS runs on one thread, deterministically. A time limit only stops a stage; the
-status is then ``"timeout"`` and ``info["stopped_by_time"]`` names the stages it cut.
+**Reproducible.** The iteration, column and node limits and the MILP's node limit decide
+the result; HiGHS runs on one thread, deterministically. A time limit only stops a stage;
+the status is then ``"timeout"`` and ``info["stopped_by_time"]`` names the stages it cut.
 
 Units: costs in objective units; ``mu`` per capacity unit (one level) held in one slot,
 ``sigma`` per transfer. Shapes: ``Q`` tasks, ``H`` slots, ``N1`` nodes, ``A`` arcs,
@@ -67,10 +73,11 @@ Units: costs in objective units; ``mu`` per capacity unit (one level) held in on
 
 from __future__ import annotations
 
+import heapq
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import highspy
@@ -90,8 +97,14 @@ DEFAULT_MAX_ITERATIONS = 200
 DEFAULT_MAX_COLUMNS = 20_000
 """Plans the restricted master may hold."""
 
-DEFAULT_MAX_NODES = 10_000
-"""Branch-and-bound nodes of the price-and-branch MILP."""
+DEFAULT_MAX_NODES = 200
+"""Branch-and-price nodes."""
+
+DEFAULT_MAX_MIP_NODES = 10_000
+"""Branch-and-bound nodes of each price-and-branch MILP."""
+
+ARTIFICIAL_COST_PER_PENALTY = 1e4
+"""Cost of a task's artificial master column, per unit of the failure penalty."""
 
 DEFAULT_SMOOTHING = 0.5
 """Wentges' smoothing weight ``alpha`` of the best prices so far (0: none)."""
@@ -172,10 +185,12 @@ class Column:
 
     Attributes:
         task: its task.
-        arcs: (k,) int64, its hop arcs in the expanded model (none: all-failed).
+        arcs: (k,) int64, its hop arcs in time order, or its drop arc when it fails.
         cost: its cost: its hop costs, plus the penalty when it fails.
         rows: (m,) int32, the master rows it has entries in (its convexity row first).
         values: (m,) float64, those entries (1, levels held, transfers).
+        arc_set: its arcs, as a set.
+        states: the states its path visits (waiting included; the sink excluded).
     """
 
     task: int
@@ -183,25 +198,54 @@ class Column:
     cost: float
     rows: np.ndarray
     values: np.ndarray
+    arc_set: frozenset[int]
+    states: frozenset[int]
 
 
-def column_of(model: ExpandedModel, rows: MasterRows, task: int, arcs: np.ndarray) -> Column:
-    """The column of ``task``'s plan made of ``arcs`` (hops, waits, drops; its cost is
-    theirs, its entries its hops'; all-failed: the task's drop arc)."""
-    plan = np.asarray(arcs, dtype=np.int64)
-    arcs = plan[model.arc_kind[plan] == HOP]
-    computing = arcs[model.arc_level[arcs] > 0]
-    owner, slot = held_slots(computing, model.arc_slot[computing], model.arc_slots[computing])
-    cap = rows.capacity_row[slot, model.arc_node[owner]]
-    sends = arcs[model.arc_sub_slot[arcs] >= 0]
-    sub = rows.subcarrier_row[model.arc_sub_slot[sends], np.maximum(model.arc_subcarrier[sends], 0)]
-    row = np.r_[cap, sub]
-    value = np.r_[model.arc_level[owner].astype(float), np.ones(sub.shape[0])]
-    keep = row >= 0
-    unique, inverse = np.unique(row[keep], return_inverse=True)
-    summed = np.bincount(inverse, weights=value[keep], minlength=unique.shape[0])
-    cost = float(model.arc_cost[plan].sum())
-    return Column(task, arcs, cost, np.r_[task, unique].astype(np.int32), np.r_[1.0, summed])
+class ColumnMaker:
+    """Columns of task plans: their master entries, costs and visited states."""
+
+    def __init__(self, model: ExpandedModel, rows: MasterRows) -> None:
+        self.model, self.rows = model, rows
+        self._state = {key: sid for sid, key in enumerate(zip(
+            model.state_task.tolist(), model.state_slot.tolist(), model.state_node.tolist(),
+            model.state_layer.tolist()))}
+
+    def visited(self, task: int, hops: np.ndarray) -> frozenset[int]:
+        """The states of the path of ``task`` that takes the hop arcs ``hops`` (in time
+        order) and waits in between (its start alone when there is none)."""
+        m = self.model
+        start = int(m.task_start[task])
+        t, n, i = int(m.state_slot[start]), int(m.state_node[start]), 1
+        found = {start}
+        for a in hops.tolist():
+            found.update(self._state[(task, u, n, i)] for u in range(t, int(m.arc_slot[a]) + 1))
+            head = int(m.arc_head[a])
+            t, n, i = int(m.state_slot[head]), int(m.state_node[head]), int(m.state_layer[head])
+        found.discard(int(m.task_sink[task]))
+        return frozenset(found)
+
+    def make(self, task: int, arcs: np.ndarray) -> Column:
+        """The column of ``task``'s plan made of ``arcs`` (hops, waits, drops; its cost is
+        theirs, its entries its hops'; all-failed: the task's drop arc)."""
+        m, rows = self.model, self.rows
+        plan = np.asarray(arcs, dtype=np.int64)
+        hops = plan[m.arc_kind[plan] == HOP]
+        hops = hops[np.argsort(m.arc_slot[hops], kind="stable")]
+        computing = hops[m.arc_level[hops] > 0]
+        owner, slot = held_slots(computing, m.arc_slot[computing], m.arc_slots[computing])
+        cap = rows.capacity_row[slot, m.arc_node[owner]]
+        sends = hops[m.arc_sub_slot[hops] >= 0]
+        sub = rows.subcarrier_row[m.arc_sub_slot[sends], np.maximum(m.arc_subcarrier[sends], 0)]
+        row = np.r_[cap, sub]
+        value = np.r_[m.arc_level[owner].astype(float), np.ones(sub.shape[0])]
+        keep = row >= 0
+        unique, inverse = np.unique(row[keep], return_inverse=True)
+        summed = np.bincount(inverse, weights=value[keep], minlength=unique.shape[0])
+        kept = np.r_[hops, plan[m.arc_kind[plan] == DROP]]
+        return Column(task, kept, float(m.arc_cost[plan].sum()),
+                      np.r_[task, unique].astype(np.int32), np.r_[1.0, summed],
+                      frozenset(kept.tolist()), self.visited(task, hops))
 
 
 class Pricer:
@@ -245,9 +289,14 @@ class Pricer:
         priced[sends] += sigma[self._sub_row[sends]]
         return priced
 
+    def task_arcs(self, task: int) -> np.ndarray:
+        """(a,) int64, the ids of ``task``'s arcs (every kind)."""
+        return self._tasks[task][1]
+
     def shortest(self, priced: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Per task, the least priced cost of a plan (Q,) and one such plan's arcs (ties
-        broken by arc order, deterministically)."""
+        broken by arc order, deterministically); ``inf`` and no arcs when every plan of
+        the task has an arc priced ``inf`` (forbidden by branching)."""
         m = self.model
         value = np.full(m.n_states, np.inf)
         value[m.task_sink] = 0.0
@@ -266,7 +315,7 @@ class Pricer:
                 best[tails] = part[hit[pick]]
             costs[q] = value[start]
             plan, state = [], start
-            while state != m.task_sink[q]:
+            while np.isfinite(costs[q]) and state != m.task_sink[q]:
                 arc = int(best[state])
                 plan.append(arc)
                 state = int(m.arc_head[arc])
@@ -275,29 +324,51 @@ class Pricer:
 
 
 class Master:
-    """The restricted master LP in one HiGHS model; columns are added in place."""
+    """The restricted master LP in one HiGHS model; columns are added in place.
 
-    def __init__(self, rows: MasterRows, seed: int) -> None:
+    HiGHS's first ``Q`` columns are artificial, one per task (convexity entry only, cost
+    ``artificial_cost``), so that the master stays feasible in a branch where no plan of a
+    task held so far is allowed; column ``c`` of :attr:`columns` is HiGHS's ``Q + c``.
+    """
+
+    def __init__(self, rows: MasterRows, seed: int, artificial_cost: float) -> None:
         self.rows = rows
         self.columns: list[Column] = []
         self._keys: set[tuple[int, ...]] = set()
+        self._upper = np.zeros(0)
         self.highs = quiet_highs(seed)
         self.highs.setOptionValue("solver", "simplex")
         q = rows.n_tasks
         lower = np.r_[np.ones(q), np.full(rows.n_rows - q, -highspy.kHighsInf)]
         self.highs.addRows(rows.n_rows, lower, rows.upper, 0, np.zeros(rows.n_rows, np.int32),
                            np.zeros(0, np.int32), np.zeros(0))
+        self.highs.addCols(q, np.full(q, artificial_cost), np.zeros(q), np.full(q, np.inf), q,
+                           np.arange(q, dtype=np.int32), np.arange(q, dtype=np.int32),
+                           np.ones(q))
 
     def add(self, column: Column) -> bool:
-        """Adds ``column`` unless the same plan is already there; True when added."""
+        """Adds ``column`` (allowed) unless the same plan is already there; True when
+        added."""
         key = (column.task, *column.arcs.tolist())
         if key in self._keys:
             return False
         self._keys.add(key)
         self.columns.append(column)
+        self._upper = np.r_[self._upper, np.inf]
         self.highs.addCol(column.cost, 0.0, highspy.kHighsInf, column.rows.shape[0],
                           column.rows, column.values)
         return True
+
+    def allow(self, allowed: np.ndarray) -> None:
+        """Bounds the weight of every column ``c`` with ``allowed[c]`` False (P,) at 0, the
+        others at infinity."""
+        upper = np.where(allowed, np.inf, 0.0)
+        changed = np.flatnonzero(upper != self._upper)
+        if changed.size:
+            self.highs.changeColsBounds(changed.shape[0],
+                                        (changed + self.rows.n_tasks).astype(np.int32),
+                                        np.zeros(changed.shape[0]), upper[changed])
+            self._upper = upper
 
     def solve(self, time_limit_s: float) -> tuple[str, float, np.ndarray]:
         """Solves the LP: HiGHS's status name, the LP value and the row duals (R,)."""
@@ -306,6 +377,12 @@ class Master:
         status = self.highs.modelStatusToString(self.highs.getModelStatus())
         duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)
         return status, float(self.highs.getInfo().objective_function_value), duals
+
+    def primal(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last LP solution: the artificial columns' weights (Q,) and the columns'
+        (P,)."""
+        x = np.asarray(self.highs.getSolution().col_value, dtype=float)
+        return x[:self.rows.n_tasks], x[self.rows.n_tasks:]
 
 
 def solve_integer(rows: MasterRows, columns: list[Column], seed: int, max_nodes: int,
@@ -338,17 +415,19 @@ def solve_integer(rows: MasterRows, columns: list[Column], seed: int, max_nodes:
 
 @dataclass
 class ColGenResult:
-    """What :func:`column_generation` found.
+    """What :func:`column_generation` found at one node.
 
     Attributes:
-        bound: best Lagrangian bound seen (a valid lower bound on the optimum).
+        bound: best Lagrangian bound seen at the node (a valid lower bound on the node's
+            optimum; ``inf`` when some task has no allowed plan, ``-inf`` if none was
+            computed).
         lp_value: the restricted master's last LP value (None if never solved).
         converged: True when no plan had a negative reduced cost at the master's duals.
         iterations: pricing rounds run.
         stopped_by: what ended the search: ``"converged"``, ``"bound"`` (the bound reached
-            the LP value), ``"iterations"``, ``"columns"`` or ``"time"``.
+            the LP value), ``"cutoff"`` (the bound reached the cutoff), ``"iterations"``,
+            ``"columns"`` or ``"time"``.
         mispricings: rounds in which smoothed prices found no entering plan.
-        history: per round, (LP value, Lagrangian value at the prices priced).
     """
 
     bound: float
@@ -357,7 +436,6 @@ class ColGenResult:
     iterations: int
     stopped_by: str
     mispricings: int = 0
-    history: list[tuple[float, float]] = field(default_factory=list)
 
 
 def _row_prices(rows: MasterRows, duals: np.ndarray) -> np.ndarray:
@@ -373,20 +451,25 @@ def _capacity_prices(rows: MasterRows, price: np.ndarray) -> np.ndarray:
     return np.where(rows.capacity_row >= 0, price[np.maximum(rows.capacity_row, 0)], 0.0)
 
 
-def column_generation(model: ExpandedModel, rows: MasterRows, master: Master,
-                      pricer: Pricer, *, max_iterations: int, max_columns: int,
-                      smoothing: float, deadline: float) -> ColGenResult:
-    """Column generation on ``master`` (holding its initial columns) until convergence,
-    the bound reaching the LP value, a limit, or ``deadline`` (``time.perf_counter()``
-    value)."""
-    best_bound, centre = 0.0, np.zeros(rows.n_rows)
+def _reached(bound: float, target: float) -> bool:
+    """``bound >= target`` up to :data:`REDUCED_COST_TOL` (relative)."""
+    return bound >= target - REDUCED_COST_TOL * max(1.0, abs(target))
+
+
+def column_generation(maker: ColumnMaker, rows: MasterRows, master: Master,
+                      pricer: Pricer, *, forbidden: np.ndarray, cutoff: float,
+                      max_iterations: int, max_columns: int, smoothing: float,
+                      deadline: float) -> ColGenResult:
+    """Column generation on ``master`` (its allowed columns set for the node) with the
+    arcs ``forbidden`` (A,) bool priced out, until convergence, the bound reaching the LP
+    value or ``cutoff``, a limit, or ``deadline`` (a ``time.perf_counter()`` value)."""
+    best_bound, centre = -np.inf, np.zeros(rows.n_rows)
     lp_value: float | None = None
-    history: list[tuple[float, float]] = []
     mispricings = 0
 
     def result(converged: bool, iterations: int, stopped_by: str) -> ColGenResult:
         return ColGenResult(best_bound, lp_value, converged, iterations, stopped_by,
-                            mispricings, history)
+                            mispricings)
 
     for iteration in range(max_iterations):
         if time.perf_counter() >= deadline:
@@ -397,19 +480,20 @@ def column_generation(model: ExpandedModel, rows: MasterRows, master: Master,
         lp_value = value
         pi = duals[:rows.n_tasks]
         exact = _row_prices(rows, duals)
-        tries = [exact] if smoothing <= 0 else \
+        tries = [exact] if smoothing <= 0 or iteration == 0 else \
             [smoothing * centre + (1 - smoothing) * exact, exact]
         added = 0
         for attempt, price in enumerate(tries):
-            values, plans = pricer.shortest(pricer.arc_prices(_capacity_prices(rows, price),
-                                                              price))
+            priced = pricer.arc_prices(_capacity_prices(rows, price), price)
+            priced[forbidden] = np.inf
+            values, plans = pricer.shortest(priced)
             lagrangian = float(values.sum() - price @ rows.upper)
             if lagrangian > best_bound:
                 best_bound, centre = lagrangian, price
-            if attempt == 0:
-                history.append((lp_value, lagrangian))
+            if not np.isfinite(lagrangian):
+                return result(True, iteration + 1, "cutoff")
             for q, plan in enumerate(plans):
-                column = column_of(model, rows, q, plan)
+                column = maker.make(q, plan)
                 # c - a.y: the convexity row's dual is pi[q], the others' are -price
                 reduced = column.cost + exact[column.rows] @ column.values - pi[q]
                 if reduced < -REDUCED_COST_TOL * max(1.0, abs(pi[q])):
@@ -417,7 +501,9 @@ def column_generation(model: ExpandedModel, rows: MasterRows, master: Master,
             if added:
                 break
             mispricings += attempt == 0 and len(tries) > 1
-        if best_bound >= lp_value - REDUCED_COST_TOL * max(1.0, abs(lp_value)):
+        if _reached(best_bound, cutoff):
+            return result(not added, iteration + 1, "cutoff")
+        if _reached(best_bound, lp_value):
             return result(True, iteration + 1, "bound")
         if not added:
             return result(True, iteration + 1, "converged")
@@ -449,16 +535,267 @@ def plan_arcs(model: ExpandedModel, schedule: Schedule, task: int) -> np.ndarray
     return np.array(found, dtype=np.int64)
 
 
+ARC, STATE = "arc", "state"
+"""Values of :attr:`Branch.kind`."""
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One branching decision: ``task``'s plan takes arc ``item`` (``kind`` ``ARC``) or
+    visits state ``item`` (``STATE``), or not (``required`` False)."""
+
+    task: int
+    kind: str
+    item: int
+    required: bool
+
+    def allows(self, column: Column) -> bool:
+        """Whether ``column`` agrees with the decision."""
+        if column.task != self.task:
+            return True
+        held = column.arc_set if self.kind == ARC else column.states
+        return (self.item in held) == self.required
+
+
+@dataclass
+class Incumbent:
+    """The best schedule found, by the evaluator's objective."""
+
+    schedule: Schedule
+    evaluation: Evaluation
+
+    @property
+    def value(self) -> float:
+        return self.evaluation.objective
+
+    def offer(self, instance: Instance, schedule: Schedule) -> None:
+        """Keeps ``schedule`` when the evaluator finds it feasible and better."""
+        checked = evaluate(instance, schedule)
+        if checked.feasible and checked.objective < self.value:
+            self.schedule, self.evaluation = schedule, checked
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What decides a run's result: pricing rounds per node, plans held, branch-and-price
+    nodes, branch-and-bound nodes of each price-and-branch MILP, and the smoothing."""
+
+    max_iterations: int
+    max_columns: int
+    max_nodes: int
+    max_mip_nodes: int
+    smoothing: float
+
+
+@dataclass
+class SearchResult:
+    """What :class:`BranchAndPrice` found.
+
+    Attributes:
+        bound: a valid lower bound on the optimum (the least bound of the nodes left
+            open, or the incumbent's value when none is).
+        root_bound, root_lp: the root's Lagrangian bound and last LP value (the master
+            LP's bound when the root converged).
+        root_converged: whether the root's column generation converged.
+        nodes: branch-and-price nodes solved (the root included).
+        open_nodes: nodes left unsolved when the search stopped.
+        iterations, mispricings: pricing rounds and mispriced rounds over all nodes.
+        mip_status: HiGHS's status of the last price-and-branch MILP.
+        stopped_by_time: the stages the time limit cut.
+    """
+
+    bound: float
+    root_bound: float
+    root_lp: float | None
+    root_converged: bool
+    nodes: int
+    open_nodes: int
+    iterations: int
+    mispricings: int
+    mip_status: str
+    stopped_by_time: list[str]
+
+
+FRACTIONAL_TOL = 1e-6
+"""A plan's arc flow in ``(tol, 1 - tol)`` is fractional."""
+
+
+class BranchAndPrice:
+    """Best-first branch-and-price on the master (lowest bound first, then node order).
+
+    A node is a list of :class:`Branch` decisions; the master's columns that disagree
+    with one are bounded at 0 and pricing prices out the arcs that would disagree:
+
+    * taking arc ``a`` of task ``q``, from state ``s`` in slot ``t``: every arc of ``q``
+      that starts in slot ``t`` but is not ``a``, or starts before ``t`` and ends after
+      it (each path starts an arc in slot ``t`` or spans it, exactly once, so the paths
+      left take ``a``); not taking it: ``a``;
+    * visiting state ``s`` in slot ``t``: the arcs of ``q`` that start in slot ``t`` from
+      another state or span slot ``t``; not visiting it: the arcs into and out of ``s``.
+
+    It branches first on whether a task fails (its drop arc, whose flow is the weight of
+    its all-failed plan), then on the states, then on the arcs, each time on the
+    fractional flow (the weights of the task's plans that visit the state or take the
+    arc) nearest 1/2, lowest id on ties; when every arc flow is integral the plans are a
+    schedule, offered to the incumbent. A node's bound is the larger of its parent's and
+    its own best Lagrangian value; it is pruned when that reaches the incumbent's value
+    (within :data:`REDUCED_COST_TOL`).
+    """
+
+    def __init__(self, maker: ColumnMaker, master: Master, pricer: Pricer,
+                 incumbent: Incumbent, limits: Limits, seed: int, deadline: float) -> None:
+        self.maker, self.master, self.pricer = maker, master, pricer
+        self.model, self.rows = maker.model, maker.rows
+        self.incumbent, self.limits, self.seed, self.deadline = incumbent, limits, seed, deadline
+        model = self.model
+        self._tail_slot = model.state_slot[model.arc_tail]
+        to_sink = np.zeros(model.n_states, dtype=bool)
+        to_sink[model.task_sink] = True
+        self._head_slot = np.where(to_sink[model.arc_head], np.iinfo(np.int64).max,
+                                   model.state_slot[model.arc_head])
+
+    def forbidden(self, branches: list[Branch]) -> np.ndarray:
+        """(A,) bool, the arcs priced out at a node with ``branches``."""
+        m = self.model
+        mask = np.zeros(m.n_arcs, dtype=bool)
+        for b in branches:
+            if b.kind == ARC and not b.required:
+                mask[b.item] = True
+                continue
+            arcs = self.pricer.task_arcs(b.task)
+            if b.kind == STATE and not b.required:
+                mask[arcs[(m.arc_tail[arcs] == b.item) | (m.arc_head[arcs] == b.item)]] = True
+                continue
+            t = self._tail_slot[b.item] if b.kind == ARC else m.state_slot[b.item]
+            other = arcs != b.item if b.kind == ARC else m.arc_tail[arcs] != b.item
+            tail, head = self._tail_slot[arcs], self._head_slot[arcs]
+            mask[arcs[((tail == t) & other) | ((tail < t) & (head > t))]] = True
+        return mask
+
+    def allowed(self, branches: list[Branch]) -> np.ndarray:
+        """(P,) bool, the master's columns allowed at a node with ``branches``."""
+        return np.array([all(b.allows(c) for b in branches) for c in self.master.columns],
+                        dtype=bool)
+
+    def branching(self, x: np.ndarray) -> Branch | None:
+        """The decision to branch on for the LP weights ``x`` (P,) (see the class
+        docstring), None when every arc flow is integral."""
+        m = self.model
+        flows: dict[tuple[str, int], float] = {}
+        task: dict[tuple[str, int], int] = {}
+        for c in np.flatnonzero(x > FRACTIONAL_TOL):
+            column = self.master.columns[c]
+            for key in [(ARC, a) for a in column.arcs.tolist()] + \
+                    [(STATE, s) for s in column.states]:
+                flows[key] = flows.get(key, 0.0) + float(x[c])
+                task[key] = column.task
+        drops = {key for key in flows if key[0] == ARC and m.arc_kind[key[1]] == DROP}
+        for kind, keys in (("drop", drops), (STATE, {k for k in flows if k[0] == STATE}),
+                           (ARC, set(flows) - drops - {k for k in flows if k[0] == STATE})):
+            best, score = None, FRACTIONAL_TOL
+            for key in sorted(keys):
+                distance = min(flows[key], 1.0 - flows[key])
+                if distance > score:
+                    best, score = key, distance
+            if best is not None:
+                return Branch(task[best], best[0], best[1], True)
+        return None
+
+    def schedule_of(self, chosen: np.ndarray) -> Schedule:
+        """The schedule of the master's columns ``chosen`` (one per task)."""
+        arcs = [self.master.columns[c].arcs for c in chosen]
+        return schedule_from_arcs(self.model, np.concatenate(arcs) if arcs else
+                                  np.zeros(0, dtype=np.int64), ColumnGeneration.name)
+
+    def price_and_branch(self) -> str:
+        """The MILP over every column held (a global solution), offered to the incumbent;
+        HiGHS's status, or ``"not run"`` past the deadline."""
+        if time.perf_counter() >= self.deadline:
+            return "not run"
+        status, chosen = solve_integer(self.rows, self.master.columns, self.seed,
+                                       self.limits.max_mip_nodes,
+                                       self.deadline - time.perf_counter())
+        if chosen is not None:
+            self.incumbent.offer(self.model.instance, self.schedule_of(chosen))
+        return status
+
+    def _closed(self, bound: float) -> bool:
+        return _reached(bound, self.incumbent.value)
+
+    def run(self) -> SearchResult:
+        """Root column generation, price-and-branch, then branching within the limits."""
+        lim = self.limits
+        queue: list[tuple[float, int, list[Branch]]] = [(-np.inf, 0, [])]
+        made, nodes, iterations, mispricings = 1, 0, 0, 0
+        floor = np.inf  # least bound of the nodes pruned by their bound
+        root: ColGenResult | None = None
+        mip_status, stopped = "not run", []
+        while queue and nodes < lim.max_nodes:
+            parent_bound, order, branches = queue[0]
+            if self._closed(parent_bound):
+                floor = min(floor, heapq.heappop(queue)[0])
+                continue
+            if time.perf_counter() >= self.deadline:
+                stopped.append("branch-and-price")
+                break
+            heapq.heappop(queue)
+            nodes += 1
+            self.master.allow(self.allowed(branches))
+            found = column_generation(
+                self.maker, self.rows, self.master, self.pricer,
+                forbidden=self.forbidden(branches), cutoff=self.incumbent.value,
+                max_iterations=lim.max_iterations, max_columns=lim.max_columns,
+                smoothing=lim.smoothing, deadline=self.deadline)
+            iterations += found.iterations
+            mispricings += found.mispricings
+            bound = max(parent_bound, found.bound)
+            if root is None:
+                root = found
+                mip_status = self.price_and_branch()
+            if found.stopped_by == "time":
+                heapq.heappush(queue, (bound, order, branches))
+                stopped.append("column generation")
+                break
+            if self._closed(bound):
+                floor = min(floor, bound)
+                continue
+            artificial, x = self.master.primal()
+            branch = self.branching(x)
+            if branch is None:
+                if artificial.max() <= FRACTIONAL_TOL:
+                    self.incumbent.offer(self.model.instance,
+                                         self.schedule_of(np.flatnonzero(x > 0.5)))
+                if not (found.converged and artificial.max() <= FRACTIONAL_TOL):
+                    floor = min(floor, bound)  # not solved: its bound stays in the result
+                continue
+            for decision in (branch, Branch(branch.task, branch.kind, branch.item, False)):
+                heapq.heappush(queue, (bound, made, [*branches, decision]))
+                made += 1
+        if nodes > 1 and "column generation" not in stopped:
+            mip_status = self.price_and_branch()
+        if mip_status in ("not run", "Time limit reached"):
+            stopped.append("price-and-branch")
+        bound = min([self.incumbent.value, floor, *(b for b, _, _ in queue)])
+        return SearchResult(
+            bound=bound, root_bound=root.bound if root else -np.inf,
+            root_lp=root.lp_value if root else None,
+            root_converged=bool(root and root.converged), nodes=nodes,
+            open_nodes=len(queue), iterations=iterations, mispricings=mispricings,
+            mip_status=mip_status, stopped_by_time=sorted(set(stopped)))
+
+
 class ColumnGeneration(Solver):
-    """``colgen``: the path-based master (see the module docstring): a Lagrangian bound
-    from column generation and a schedule by price-and-branch.
+    """``colgen``: branch-and-price on the path-based master (see the module docstring):
+    a lower bound and the best schedule it finds.
 
     Args:
         time_limit_s: default wall-clock limit of :meth:`solve` (a stop, recorded; the
             model build is not cut).
-        max_iterations: pricing rounds.
+        max_iterations: pricing rounds per branch-and-price node.
         max_columns: plans the master may hold.
-        max_nodes: branch-and-bound nodes of the price-and-branch MILP.
+        max_nodes: branch-and-price nodes (1: the root only, i.e. the master LP's bound
+            and price-and-branch).
+        max_mip_nodes: branch-and-bound nodes of each price-and-branch MILP.
         smoothing: Wentges' smoothing weight (0: none).
     """
 
@@ -469,12 +806,10 @@ class ColumnGeneration(Solver):
     def __init__(self, time_limit_s: float = 300.0,
                  max_iterations: int = DEFAULT_MAX_ITERATIONS,
                  max_columns: int = DEFAULT_MAX_COLUMNS, max_nodes: int = DEFAULT_MAX_NODES,
+                 max_mip_nodes: int = DEFAULT_MAX_MIP_NODES,
                  smoothing: float = DEFAULT_SMOOTHING) -> None:
         self.time_limit_s = time_limit_s
-        self.max_iterations = max_iterations
-        self.max_columns = max_columns
-        self.max_nodes = max_nodes
-        self.smoothing = smoothing
+        self.limits = Limits(max_iterations, max_columns, max_nodes, max_mip_nodes, smoothing)
 
     def solve(self, instance: Instance, *, seed: int = 0,
               time_limit_s: float | None = None) -> SolveResult:
@@ -482,57 +817,40 @@ class ColumnGeneration(Solver):
         deadline = begin + (self.time_limit_s if time_limit_s is None else time_limit_s)
         model = build(instance)
         rows = master_rows(model)
+        maker = ColumnMaker(model, rows)
         greedy = GreedyLookahead().solve(instance, seed=seed).schedule
-        greedy_eval = evaluate(instance, greedy)
-        master = Master(rows, seed)
+        incumbent = Incumbent(greedy, evaluate(instance, greedy))
+        greedy_objective = incumbent.value
+        master = Master(rows, seed, ARTIFICIAL_COST_PER_PENALTY * max(instance.penalty, 1.0))
         drops = np.flatnonzero(model.arc_kind == DROP)
         for q in range(instance.n_tasks):
-            master.add(column_of(model, rows, q, drops[model.arc_task[drops] == q]))
+            master.add(maker.make(q, drops[model.arc_task[drops] == q]))
         seeded = 0
-        for q in np.flatnonzero(greedy_eval.task_completed):
+        for q in np.flatnonzero(incumbent.evaluation.task_completed):
             arcs = plan_arcs(model, greedy, int(q))
             if arcs is not None:
-                seeded += master.add(column_of(model, rows, int(q), arcs))
+                seeded += master.add(maker.make(int(q), arcs))
         pricer = Pricer(model, rows)
         build_s = time.perf_counter() - begin
 
-        found = column_generation(model, rows, master, pricer,
-                                  max_iterations=self.max_iterations,
-                                  max_columns=self.max_columns, smoothing=self.smoothing,
-                                  deadline=deadline)
-        search_s = time.perf_counter() - begin - build_s
-        schedule, evaluation, mip_status = greedy, greedy_eval, "not run"
-        if time.perf_counter() < deadline:
-            mip_status, chosen = solve_integer(rows, master.columns, seed, self.max_nodes,
-                                               deadline - time.perf_counter())
-            if chosen is not None:
-                candidate = schedule_from_arcs(
-                    model, np.concatenate([master.columns[c].arcs for c in chosen]), self.name)
-                checked = evaluate(instance, candidate)
-                if checked.feasible and checked.objective <= evaluation.objective:
-                    schedule, evaluation = candidate, checked
+        found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed,
+                               deadline).run()
+        evaluation = incumbent.evaluation
         bound = max(found.bound, 0.0)
-        stopped = [stage for stage, cut in (
-            ("column generation", found.stopped_by == "time"),
-            ("price-and-branch", mip_status in ("not run", "Time limit reached"))) if cut]
-        status = _status(evaluation, bound, stopped)
+        proven = evaluation.objective - bound \
+            <= PROVEN_REL_TOL * max(1.0, abs(evaluation.objective))
+        status = "optimal" if proven else "timeout" if found.stopped_by_time else "feasible"
         wall = time.perf_counter() - begin
         info: dict[str, Any] = {
             "bound": bound, "solver_objective": evaluation.objective,
-            "gap": relative_gap(evaluation.objective, bound), "bound_method": "colgen-lagrangian",
-            "lp_value": found.lp_value, "lp_converged": found.converged,
-            "stopped_by": found.stopped_by, "iterations": found.iterations,
-            "mispricings": found.mispricings, "columns": len(master.columns),
-            "greedy_columns": seeded, "greedy_objective": greedy_eval.objective,
-            "mip_status": mip_status, "stopped_by_time": stopped,
-            "n_arcs": model.n_arcs, "n_states": model.n_states, "n_rows": rows.n_rows,
-            "build_time_s": build_s, "search_time_s": search_s, "wall_time_s": wall}
-        return SolveResult(schedule, status, wall, info)
-
-
-def _status(evaluation: Evaluation, bound: float, stopped: list[str]) -> str:
-    """``"optimal"`` when the bound proves the evaluated objective, else ``"timeout"`` when
-    the time limit cut a stage, else ``"feasible"``."""
-    if evaluation.objective - bound <= PROVEN_REL_TOL * max(1.0, abs(evaluation.objective)):
-        return "optimal"
-    return "timeout" if stopped else "feasible"
+            "gap": relative_gap(evaluation.objective, bound),
+            "bound_method": "colgen-branch-and-price", "root_bound": max(found.root_bound, 0.0),
+            "root_lp_value": found.root_lp, "root_converged": found.root_converged,
+            "nodes": found.nodes, "open_nodes": found.open_nodes,
+            "iterations": found.iterations, "mispricings": found.mispricings,
+            "columns": len(master.columns), "greedy_columns": seeded,
+            "greedy_objective": greedy_objective, "mip_status": found.mip_status,
+            "stopped_by_time": found.stopped_by_time, "n_arcs": model.n_arcs,
+            "n_states": model.n_states, "n_rows": rows.n_rows, "build_time_s": build_s,
+            "search_time_s": wall - build_s, "wall_time_s": wall}
+        return SolveResult(incumbent.schedule, status, wall, info)
