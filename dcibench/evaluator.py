@@ -79,8 +79,9 @@ class HopArrays:
                           h.level is not None, h.subcarrier is not None)
                          for h in schedule.hops], dtype=np.int64).reshape(-1, 10)
         rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]  # by task, then slot
-        cols = [rows[:, c] for c in range(10)]
-        return cls(*cols[:8], cols[8].astype(bool), cols[9].astype(bool))
+        task, slot, node, first, last, level, nxt, sub, level_given, sub_given = rows.T
+        return cls(task, slot, node, first, last, level, nxt, sub, level_given.astype(bool),
+                   sub_given.astype(bool))
 
 
 @dataclass(frozen=True)
@@ -189,15 +190,14 @@ def _violations_where(bad: np.ndarray, constraint: str, hops: HopArrays, message
     with ``task, slot, node, first, last, level, next, sub, amount``."""
     out = []
     for h in np.flatnonzero(bad):
-        values = dict(task=int(hops.task[h]), slot=int(hops.slot[h]), node=int(hops.node[h]),
-                      first=int(hops.first_layer[h]), last=int(hops.last_layer[h]),
-                      level=int(hops.level[h]), next=int(hops.next_node[h]),
-                      sub=int(hops.subcarrier[h]),
-                      amount=None if amount is None else float(amount[h]))
-        out.append(Violation(constraint, message.format(**values), task=values["task"],
-                             slot=values["slot"], node=values["node"],
-                             subcarrier=values["sub"] if subcarrier else None,
-                             amount=values["amount"]))
+        task, slot, node, sub = (int(hops.task[h]), int(hops.slot[h]), int(hops.node[h]),
+                                 int(hops.subcarrier[h]))
+        value = None if amount is None else float(amount[h])
+        text = message.format(task=task, slot=slot, node=node, first=int(hops.first_layer[h]),
+                              last=int(hops.last_layer[h]), level=int(hops.level[h]),
+                              next=int(hops.next_node[h]), sub=sub, amount=value)
+        out.append(Violation(constraint, text, task=task, slot=slot, node=node,
+                             subcarrier=sub if subcarrier else None, amount=value))
     return out
 
 

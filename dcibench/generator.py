@@ -126,7 +126,9 @@ class GeneratorParams:
         if unknown:
             raise ValueError(f"unknown generator parameter(s) {sorted(unknown)}; "
                              f"known: {sorted(fields)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in values.items()}
+        return cls(**given)
 
 
 PARAM_LOWER_BOUNDS: dict[str, tuple[float, bool]] = {
@@ -146,7 +148,7 @@ def default_name(params: GeneratorParams) -> str:
 def generate(params: GeneratorParams, name: str | None = None) -> Instance:
     """Draw one instance. Deterministic in ``params`` (seed included)."""
     params.validate()
-    k_slots = int(round(params.deadline_s / params.slot_length_s))
+    k_slots = round(params.deadline_s / params.slot_length_s)
     window = params.arrival_window_slots
     horizon = window + k_slots
     n1 = params.n_eds + 1

@@ -26,6 +26,9 @@ GRID_CACHE_SIZE = 256
 """How many :class:`OptionGrid` each :class:`Physics` keeps at least (least recently used
 go); it keeps ``N1 * L`` when that is more (:attr:`Physics.grid_cache_size`)."""
 
+Indices = np.ndarray | int
+"""An int, or an int array that broadcasts against the other arguments."""
+
 CAPACITY_REL_TOL = 1e-9
 """Held rates may exceed the available capacity by this relative amount (contract)."""
 
@@ -229,16 +232,16 @@ class Physics:
             array.setflags(write=False)
 
     # -- radio ---------------------------------------------------------------------------
-    def rate_bps(self, slot: np.ndarray, node: np.ndarray, next_node: np.ndarray,
-                 subcarrier: np.ndarray) -> np.ndarray:
+    def rate_bps(self, slot: Indices, node: Indices, next_node: Indices,
+                 subcarrier: Indices) -> np.ndarray:
         """Transmission rate ``R = B/S * log2(1 + g p / sigma2)`` in bit/s (any shape)."""
         gain = self.distance_m[slot, node, next_node] ** -4.0
         if self.instance.fading is not None:
             gain = gain * self.instance.fading[slot, node, next_node, subcarrier]
         return self.subcarrier_hz * np.log2(1.0 + gain * self._snr_scale)
 
-    def transfer_time(self, slot: np.ndarray, node: np.ndarray, next_node: np.ndarray,
-                      subcarrier: np.ndarray, last_layer: np.ndarray) -> np.ndarray:
+    def transfer_time(self, slot: Indices, node: Indices, next_node: Indices,
+                      subcarrier: Indices, last_layer: Indices) -> np.ndarray:
         """``tau = O[j] / R`` in seconds; 0 where ``next_node == node``. The arguments
         broadcast against each other; so does the result."""
         moves = np.asarray(next_node != node)
@@ -248,7 +251,7 @@ class Physics:
             return np.where(moves, bits / np.where(moves, rate, 1.0), 0.0)
 
     # -- compute ---------------------------------------------------------------------------
-    def block_cycles(self, first_layer: np.ndarray, last_layer: np.ndarray) -> np.ndarray:
+    def block_cycles(self, first_layer: Indices, last_layer: Indices) -> np.ndarray:
         """Cycles of layers ``first_layer..last_layer`` (0 when the block is empty)."""
         return np.maximum(self.cum_cycles[last_layer] - self.cum_cycles[first_layer - 1], 0.0)
 
@@ -261,9 +264,9 @@ class Physics:
         np.maximum(k, 1.0, out=k)
         return k.astype(np.int64)[()]  # a scalar for scalar arguments
 
-    def hop_metrics(self, slot: np.ndarray, node: np.ndarray, first_layer: np.ndarray,
-                    last_layer: np.ndarray, level: np.ndarray, next_node: np.ndarray,
-                    subcarrier: np.ndarray) -> HopMetrics:
+    def hop_metrics(self, slot: Indices, node: Indices, first_layer: Indices,
+                    last_layer: Indices, level: Indices, next_node: Indices,
+                    subcarrier: Indices) -> HopMetrics:
         """Duration, energy, delay and cost of hops given as int arrays.
 
         The arguments broadcast against each other and every result has (at most) their

@@ -29,9 +29,10 @@ knowing the future: tables label such gaps "vs offline".
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 REFERENCE_FILE = "reference.solu"
 BEATS_OPTIMUM_REL_TOL = 1e-6

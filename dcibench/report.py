@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def records_table(records: Iterable[RunRecord]) -> str:
     return text + _warnings(frame)
 
 
-def _warnings(frame: "pd.DataFrame") -> str:
+def _warnings(frame: pd.DataFrame) -> str:
     lines = []
     if "beats_optimum" in frame and frame["beats_optimum"].any():
         bad = frame[frame["beats_optimum"]]
@@ -88,7 +89,7 @@ def _warnings(frame: "pd.DataFrame") -> str:
     return "".join("\n" + line for line in lines)
 
 
-def load_results(paths: Sequence[Path | str]) -> "pd.DataFrame":
+def load_results(paths: Sequence[Path | str]) -> pd.DataFrame:
     """All records of the given results files as one frame, with ``options`` (``{}`` for
     records written before options existed) and ``label`` (:func:`run_labels`).
 
@@ -114,7 +115,7 @@ def load_results(paths: Sequence[Path | str]) -> "pd.DataFrame":
     return frame
 
 
-def run_labels(frame: "pd.DataFrame") -> list[str]:
+def run_labels(frame: pd.DataFrame) -> list[str]:
     """What names each run's solver in reports: the solver name, then ``[k=v,...]`` when
     it had options, then ``@version`` when the same solver and options ran in more than
     one version on one set and N (so that distinct runs never merge into one row)."""
@@ -136,7 +137,7 @@ def _options_text(options: dict[str, Any]) -> str:
     return " [" + ",".join(items) + "]"
 
 
-def with_gaps(frame: "pd.DataFrame") -> "pd.DataFrame":
+def with_gaps(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with reference columns (``reference``, ``best_known``, ``bound``) and
     gap columns (``gap_best``, ``gap_bound``, ``primal_gap``, ``beats_optimum``), looked
     up in the reference table of each instance's set."""
@@ -213,7 +214,7 @@ def is_lower_bound(solver: str) -> bool:
     return solver.startswith(LOWER_BOUND_PREFIXES)
 
 
-def asked_runs(frame: "pd.DataFrame") -> dict[tuple[str, int, str], int]:
+def asked_runs(frame: pd.DataFrame) -> dict[tuple[str, int, str], int]:
     """Runs asked per (set, N, label), as far as the records tell: every instance of that
     set and N that some record names, times every seed the label ran on that set. A run
     lost from the file (a torn line, a record never written) leaves its cell short."""
@@ -224,7 +225,7 @@ def asked_runs(frame: "pd.DataFrame") -> dict[tuple[str, int, str], int]:
             for s, n, label in cells.itertuples(index=False)}
 
 
-def _interval(ok: "pd.DataFrame", column: str) -> tuple[float, float, float]:
+def _interval(ok: pd.DataFrame, column: str) -> tuple[float, float, float]:
     """Mean and 95% bootstrap interval of ``column`` over the runs that have a value
     (:func:`bootstrap_ci`, by instance); NaN when none has."""
     have = ok[ok[column].notna()] if column in ok else ok.iloc[0:0]
@@ -238,7 +239,7 @@ SUMMARY_INTERVALS = {"objective": "objective", "completion_rate": "completion",
 """Record column -> summary column given with its mean and 95% interval."""
 
 
-def summary_by_family(frame: "pd.DataFrame") -> "pd.DataFrame":
+def summary_by_family(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (instance set, N, solver label) of a :func:`load_results` frame: runs,
     ok share, runs asked and missing (:func:`asked_runs`), objective, completion and
     system cost (mean, 95% bootstrap interval over seeds), the lower bound of a
@@ -270,7 +271,7 @@ def summary_by_family(frame: "pd.DataFrame") -> "pd.DataFrame":
     return pd.DataFrame(rows).sort_values(["set", "N", "lower_bound", "objective"])
 
 
-def overall_by_set(frame: "pd.DataFrame", summary: "pd.DataFrame") -> "pd.DataFrame":
+def overall_by_set(frame: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """One row per (instance set, solver label) over every N of the set: objective,
     completion and system cost over all ok runs (mean, 95% bootstrap interval by
     instance), the N covered, the mean of the label's per-N ranks among competitors,
@@ -318,7 +319,7 @@ LEADERBOARD_INTRO = (
     "times the seeds the solver ran) that no record holds.")
 
 
-def leaderboard_markdown(summary: "pd.DataFrame", overall: "pd.DataFrame",
+def leaderboard_markdown(summary: pd.DataFrame, overall: pd.DataFrame,
                          skipped: Sequence[str] = ()) -> str:
     """Markdown leaderboard: the results files' ``skipped`` lines, one note each (what
     :func:`load_results` says), an overall table per set (:func:`overall_by_set`), then
@@ -347,7 +348,7 @@ def _ci(mean: float, low: float, high: float, fmt: str) -> str:
     return f"{mean:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 
-def _bounds_lines(group: "pd.DataFrame") -> list[str]:
+def _bounds_lines(group: pd.DataFrame) -> list[str]:
     """The lower bounds of a table's rows, apart and unranked (none: nothing)."""
     bounds = group[group.lower_bound]
     if bounds.empty:
@@ -360,7 +361,7 @@ def _bounds_lines(group: "pd.DataFrame") -> list[str]:
     return out
 
 
-def _overall_section(family: str, group: "pd.DataFrame") -> list[str]:
+def _overall_section(family: str, group: pd.DataFrame) -> list[str]:
     out = [f"## Overall, {family} (every N)", "",
            ("| rank | solver | kind | N covered | runs ok | objective | completion | "
             "system cost | mean rank over N | primal gap | time (s) |"),
@@ -379,7 +380,7 @@ def _overall_section(family: str, group: "pd.DataFrame") -> list[str]:
     return out + _bounds_lines(group) + [""]
 
 
-def _family_section(family: str, n_eds: int, group: "pd.DataFrame") -> list[str]:
+def _family_section(family: str, n_eds: int, group: pd.DataFrame) -> list[str]:
     out = [f"## {family}, N = {n_eds}", "",
            ("| rank | solver | kind | runs ok | objective | completion | system cost | "
             "collab. | gap to best | gap to bound | primal gap | time (s) |"),
@@ -548,7 +549,7 @@ AGAINST_N = {
 """Summary column -> y label of its figure against N."""
 
 
-def plot_against_n(summary: "pd.DataFrame", column: str, path: Path) -> Path:
+def plot_against_n(summary: pd.DataFrame, column: str, path: Path) -> Path:
     """Mean ``column`` (a key of :data:`AGAINST_N`) against N, one panel per set, one
     line per solver label with its bootstrap band (Figure 7). On the objective, lower
     bounds are drawn as lines of their mean bound with its band; elsewhere they are not
@@ -587,7 +588,7 @@ def plot_against_n(summary: "pd.DataFrame", column: str, path: Path) -> Path:
     return _save(plt, fig, path)
 
 
-def plot_cost_vs_handoffs(frame: "pd.DataFrame", n_eds: int, path: Path) -> Path:
+def plot_cost_vs_handoffs(frame: pd.DataFrame, n_eds: int, path: Path) -> Path:
     """System cost against hand-off count, one point per ok run at N = ``n_eds``, one
     colour and marker per solver label (Figure 6); lower bounds are not drawn (their
     schedule is a by-product)."""
@@ -613,7 +614,7 @@ def plot_cost_vs_handoffs(frame: "pd.DataFrame", n_eds: int, path: Path) -> Path
     return _save(plt, fig, path)
 
 
-def usage_record(frame: "pd.DataFrame", solver: str, instance: Instance,
+def usage_record(frame: pd.DataFrame, solver: str, instance: Instance,
                  seed: int) -> dict[str, Any]:
     """The record of the run of ``solver`` (a run label, or a solver name with one label)
     on ``instance`` (matched by content hash) with ``seed`` whose per-slot compute use
@@ -679,7 +680,7 @@ def plot_training_curves(logs: Sequence[Path], path: Path, window: int = 10) -> 
         frame = pd.DataFrame(read_records(log))
         if "objective" not in frame:
             frame["objective"] = -frame["episodic_return"]
-        frame["n_eds"] = frame["n_eds"] if "n_eds" in frame else 0
+        frame["n_eds"] = frame.get("n_eds", 0)
         frame["log"] = Path(log).parent.name if Path(log).name == "train.jsonl" \
             else Path(log).stem
         frames.append(frame)
@@ -708,7 +709,7 @@ def plot_training_curves(logs: Sequence[Path], path: Path, window: int = 10) -> 
     return _save(plt, fig, path)
 
 
-def _fig6_size(frame: "pd.DataFrame", fig6_n: int | None) -> int | None:
+def _fig6_size(frame: pd.DataFrame, fig6_n: int | None) -> int | None:
     """N of the cost/hand-off figure: ``fig6_n``, or the middle N of the ok runs of
     competitors; None when there are none. Raises ValueError for an N with no such run."""
     ok = frame[frame.status.isin(OK_STATUSES) & ~frame.solver.map(is_lower_bound)]

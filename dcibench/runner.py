@@ -160,10 +160,10 @@ def run_one(solver_name: str, instance: Instance | Path, seed: int = 0,
     cls = solver_class(solver_name)
     options = dict(options or {})
     path = "" if isinstance(instance, Instance) else str(instance)
-    base = dict(solver=solver_name, seed=seed, options=options,
-                instance_path=record_path(path) if path else "",
-                online=bool(getattr(cls, "online", True)),
-                instance_set=Path(path).parent.name if path else "")
+    base: dict[str, Any] = {"solver": solver_name, "seed": seed, "options": options,
+                            "instance_path": record_path(path) if path else "",
+                            "online": bool(getattr(cls, "online", True)),
+                            "instance_set": Path(path).parent.name if path else ""}
     try:
         inst = instance if isinstance(instance, Instance) else load_instance(instance)
         check_size(inst)
@@ -171,18 +171,18 @@ def run_one(solver_name: str, instance: Instance | Path, seed: int = 0,
         return RunRecord(instance=Path(path).name, instance_hash="", n_eds=None, n_tasks=None,
                          solver_version=expected_version(solver_name, options, path),
                          status="error", error=str(exc), **base)
-    ident = dict(instance=inst.name, instance_hash=instance_hash(inst), n_eds=inst.n_eds,
-                 n_tasks=inst.n_tasks, **base)
+    ident: dict[str, Any] = dict(instance=inst.name, instance_hash=instance_hash(inst),
+                                 n_eds=inst.n_eds, n_tasks=inst.n_tasks, **base)
     start = time.perf_counter()
     try:
         solver = cls(**options)
-    except Exception as exc:  # a solver that cannot be built (a missing checkpoint) is recorded
+    except Exception as exc:  # noqa: BLE001  # an unbuildable solver (no checkpoint) is recorded
         return RunRecord(status="error", wall_time_s=time.perf_counter() - start,
                          solver_version=expected_version(solver_name, options, path),
                          error=_describe(exc), **ident)
     try:
         result = solver.solve(inst, seed=seed, time_limit_s=time_limit_s)
-    except Exception as exc:  # a crashing solver is recorded, never fatal
+    except Exception as exc:  # noqa: BLE001  # a crashing solver is recorded, never fatal
         return RunRecord(status="error", wall_time_s=time.perf_counter() - start,
                          solver_version=str(solver.version), error=_describe(exc), **ident)
     wall = time.perf_counter() - start
@@ -210,10 +210,10 @@ def expected_version(solver_name: str, options: dict[str, Any], instance_path: s
     """The version a run will record, known before it: the solver class's
     :meth:`~solvers.base.Solver.version_for`, or its class ``version`` when that raises
     (a missing checkpoint: the run itself then fails and is recorded with this version)."""
-    cls = solver_class(solver_name)
+    cls: Any = solver_class(solver_name)  # a Solver subclass
     try:
         return str(cls.version_for(options, instance_path))
-    except Exception:  # the run reports the failure; its key must still be computable
+    except Exception:  # noqa: BLE001  # the run reports the failure; its key must be computable
         return str(cls.version)
 
 

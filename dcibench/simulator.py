@@ -129,7 +129,7 @@ class HopOptions:
         """Bool (J, M, V): valid for at least one subcarrier."""
         if self._exists_cache is None:
             if self._base.shape[2] == 1:
-                any_free = self._free.any(axis=1)
+                any_free = np.asarray(self._free.any(axis=1))
                 exists = self._base[:, :, 0] & any_free[self._k_idx[:, :, 0]]
                 exists[:, 0] = self._base[:, 0, 0]
             else:
@@ -167,7 +167,7 @@ class HopOptions:
         index = self._index(last_layer, next_node)
         if index is None:
             return np.zeros(self._free.shape[1], dtype=bool)
-        return self._cell(*index).any(axis=1)
+        return np.asarray(self._cell(*index).any(axis=1))
 
     def level_mask(self, last_layer: int, next_node: int, subcarrier: int) -> np.ndarray:
         """Bool (levels,): valid levels given the other three factors (all levels are

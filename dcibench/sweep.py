@@ -23,14 +23,26 @@ import signal
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
-from dcibench.runner import (RunKey, RunRecord, append_record, check_results_file,
-                             expected_version, file_identity, read_records, record_key,
-                             record_path, repair_results, run_key, run_one)
+from dcibench.runner import (
+    RunKey,
+    RunRecord,
+    append_record,
+    check_results_file,
+    expected_version,
+    file_identity,
+    read_records,
+    record_key,
+    record_path,
+    repair_results,
+    run_key,
+    run_one,
+)
 
 DEFAULT_GRACE_S = 10.0
 """Seconds a run may overrun its time limit before the harness kills it."""
@@ -137,7 +149,8 @@ def _local_loop(ctx: Any, pending: deque[RunSpec], running: dict[Any, tuple[Any,
             _start_without_interrupts(process)
             sender.close()
             running[receiver] = (process, spec, time.monotonic())
-        for receiver in multiprocessing.connection.wait(list(running), timeout=0.05):
+        ready: list[Any] = multiprocessing.connection.wait(list(running), timeout=0.05)
+        for receiver in ready:  # the pipes' receiving ends
             process, spec, start = running.pop(receiver)
             try:
                 record = receiver.recv()
@@ -174,7 +187,7 @@ def run_ray(specs: Iterable[RunSpec], workers: int = 2, grace_s: float = DEFAULT
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(run_isolated)
+        task: Any = ray.remote(num_cpus=1, max_retries=0)(run_isolated)
         waiting = [task.remote(spec, grace_s) for spec in specs]
         while waiting:
             done, waiting = ray.wait(waiting, num_returns=1)

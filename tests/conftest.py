@@ -44,31 +44,31 @@ def make_tiny_instance(**changes: Any) -> Instance:
     positions = np.tile(np.array(TINY_POSITIONS), (TINY_HORIZON, 1, 1))
     background = np.zeros((TINY_HORIZON, n1))
     background[:, 1] = 0.2
-    fields: dict[str, Any] = dict(
-        name="tiny",
-        capacity_hz=[10e9, 1e9, 0.5e9],
-        k0=[1e-27, 1e-26, 2e-26],
-        positions_m=positions,
-        background_load=background,
-        fading=None,
-        bandwidth_hz=2e6,
-        n_subcarriers=2,
-        tx_power_w=0.5,
-        noise_dbm=-113.0,
-        d2d_range_m=350.0,
-        mec_range_m=300.0,
-        min_distance_m=1.0,
-        slot_length_s=0.5,
-        deadline_slots=4,
-        levels=10,
-        omega_e=0.8,
-        omega_d=0.2,
-        penalty=20.0,
-        profile=Profile("tiny-3", cycles=[1e8, 2e8, 1e8], output_bits=[4e6, 1e6, 2e5, 1e3]),
-        task_source=[1, 2, 1],
-        task_arrival=[0, 1, 2],
-        generator={},
-    )
+    fields: dict[str, Any] = {
+        "name": "tiny",
+        "capacity_hz": [10e9, 1e9, 0.5e9],
+        "k0": [1e-27, 1e-26, 2e-26],
+        "positions_m": positions,
+        "background_load": background,
+        "fading": None,
+        "bandwidth_hz": 2e6,
+        "n_subcarriers": 2,
+        "tx_power_w": 0.5,
+        "noise_dbm": -113.0,
+        "d2d_range_m": 350.0,
+        "mec_range_m": 300.0,
+        "min_distance_m": 1.0,
+        "slot_length_s": 0.5,
+        "deadline_slots": 4,
+        "levels": 10,
+        "omega_e": 0.8,
+        "omega_d": 0.2,
+        "penalty": 20.0,
+        "profile": Profile("tiny-3", cycles=[1e8, 2e8, 1e8], output_bits=[4e6, 1e6, 2e5, 1e3]),
+        "task_source": [1, 2, 1],
+        "task_arrival": [0, 1, 2],
+        "generator": {},
+    }
     fields.update(changes)
     return Instance(**fields)
 

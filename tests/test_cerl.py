@@ -30,10 +30,10 @@ FAMILY = InstanceFamily.preset("small", (3,), (3,))
 
 
 def tiny_config(**changes: Any) -> CERLConfig:
-    values: dict[str, Any] = dict(total_decisions=120, population_size=4, fitness_batch=8,
-                                  learning_starts=20, batch_size=8, buffer_size=500,
-                                  target_update_every=10, train_every=2,
-                                  save_every_episodes=2, network=SMALL_NET)
+    values: dict[str, Any] = {
+        "total_decisions": 120, "population_size": 4, "fitness_batch": 8, "learning_starts": 20,
+        "batch_size": 8, "buffer_size": 500, "target_update_every": 10, "train_every": 2,
+        "save_every_episodes": 2, "network": SMALL_NET}
     values.update(changes)
     return CERLConfig(**values)
 

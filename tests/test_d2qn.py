@@ -265,10 +265,10 @@ FAMILY = InstanceFamily.preset("small", (2, 3), (2, 3, 4))
 
 
 def tiny_config(**changes: object) -> D2QNConfig:
-    values: dict[str, object] = dict(total_decisions=120, learning_starts=20, train_every=2,
-                                     batch_size=8, target_update_every=20, buffer_size=500,
-                                     adapt_every=5, distance_states=8, save_every_episodes=2,
-                                     network=SMALL_NET)
+    values: dict[str, object] = {
+        "total_decisions": 120, "learning_starts": 20, "train_every": 2, "batch_size": 8,
+        "target_update_every": 20, "buffer_size": 500, "adapt_every": 5, "distance_states": 8,
+        "save_every_episodes": 2, "network": SMALL_NET}
     values.update(changes)
     return D2QNConfig(**values)  # type: ignore[arg-type]
 

@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from dcibench.reference import (ReferenceTable, beats_optimum, gap_to_bound, gap_to_best,
-                                gaps_of, primal_gap, read_reference, update_from_records,
-                                write_reference)
+from dcibench.reference import (
+    ReferenceTable,
+    beats_optimum,
+    gap_to_best,
+    gap_to_bound,
+    gaps_of,
+    primal_gap,
+    read_reference,
+    update_from_records,
+    write_reference,
+)
 
 
 @pytest.mark.parametrize("z, ref, expected", [

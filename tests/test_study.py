@@ -73,16 +73,16 @@ def synthetic(objective: dict[str, float], completion: dict[str, float],
     rows: list[dict[str, Any]] = []
     for n in (10, 50):
         for instance in (f"p1-n{n}-s0", f"p1-n{n}-s1"):
-            for solver in objective:
+            for solver, mean in objective.items():
                 learned = solver != "lc"
                 for k in range(3):
                     factor = 1 + noise * rng.standard_normal()
-                    rows.append(dict(
-                        instance_set="set", n_eds=n, instance=instance, solver=solver,
-                        seed=0 if learned else k, status="ok",
-                        options={"checkpoint": f"{solver}-s{k}/policy.pt"} if learned else {},
-                        objective=objective[solver] * n * factor, system_cost=cost[solver] * n,
-                        completion_rate=min(1.0, completion[solver] * factor)))
+                    rows.append({
+                        "instance_set": "set", "n_eds": n, "instance": instance,
+                        "solver": solver, "seed": 0 if learned else k, "status": "ok",
+                        "options": {"checkpoint": f"{solver}-s{k}/policy.pt"} if learned else {},
+                        "objective": mean * n * factor, "system_cost": cost[solver] * n,
+                        "completion_rate": min(1.0, completion[solver] * factor)})
     return pd.DataFrame(rows)
 
 

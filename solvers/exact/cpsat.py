@@ -216,4 +216,4 @@ def _info(model: ExpandedModel, costs: IntegerCosts, solver: cp_model.CpSolver, 
             "n_states": model.n_states, "build_time_s": build_s, "wall_time_s": wall_s,
             "deterministic_time": solver.deterministic_time,
             "solver_status": solver.status_name(code),
-            "solver_version": ortools.__version__}
+            "solver_version": ortools.__version__}  # type: ignore[attr-defined]

@@ -54,6 +54,7 @@ from dcibench.types import Instance
 from solvers.base import OnlineSolver, SolveResult
 from solvers.heuristics.greedy import GreedyLookahead, Lookahead, best_choice
 
+
 def known_tasks(sim: OnlineSimulator) -> np.ndarray:
     """Bool (Q,): the tasks that have arrived by the current slot."""
     return sim.instance.task_arrival <= sim.slot

@@ -253,7 +253,7 @@ def load_policy(path: Path | str, device: torch.device | str = "cpu"
         raise PolicyFileError(f"{path}: no such checkpoint file")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a damaged file
+    except Exception as exc:  # noqa: BLE001  # torch raises many kinds for a damaged file
         raise PolicyFileError(f"{path}: not a readable checkpoint ({type(exc).__name__})") \
             from None
     if not isinstance(payload, dict) or payload.get("format") != POLICY_FORMAT:

@@ -93,12 +93,14 @@ def run_episode(instance: Instance, choose: Chooser, failure_charge: str = "dead
     if not evaluation.feasible:
         raise RuntimeError(f"{instance.name}: the simulator produced an infeasible schedule "
                            f"({evaluation.violations[0]})")
-    return EpisodeStats(instance.name, instance.n_eds, decisions, total, evaluation.objective,
-                        evaluation.completion_rate, len(evaluation.failed_tasks))
+    return EpisodeStats(instance.name, instance.n_eds, decisions, total,
+                        evaluation.objective,  # type: ignore[arg-type]  # feasible: a float
+                        evaluation.completion_rate,  # type: ignore[arg-type]
+                        len(evaluation.failed_tasks))
 
 
 def _plain(config: Any) -> dict[str, Any]:
-    return asdict(config) if is_dataclass(config) else dict(config)
+    return asdict(config) if is_dataclass(config) else dict(config)  # type: ignore[arg-type]
 
 
 class TrainingSession:
