@@ -73,7 +73,6 @@ Units: costs in objective units; ``mu`` per capacity unit (one level) held in on
 
 from __future__ import annotations
 
-import heapq
 import os
 import sys
 import time
@@ -103,8 +102,9 @@ DEFAULT_MAX_NODES = 200
 DEFAULT_MAX_MIP_NODES = 10_000
 """Branch-and-bound nodes of each price-and-branch MILP."""
 
-ARTIFICIAL_COST_PER_PENALTY = 1e4
-"""Cost of a task's artificial master column, per unit of the failure penalty."""
+ARTIFICIAL_COST_PER_PENALTY = 100.0
+"""Cost of a task's artificial master column, per unit of the failure penalty (far above
+any plan's cost, yet small enough to keep the simplex well conditioned)."""
 
 DEFAULT_SMOOTHING = 0.5
 """Wentges' smoothing weight ``alpha`` of the best prices so far (0: none)."""
@@ -371,9 +371,18 @@ class Master:
             self._upper = upper
 
     def solve(self, time_limit_s: float) -> tuple[str, float, np.ndarray]:
-        """Solves the LP: HiGHS's status name, the LP value and the row duals (R,)."""
+        """Solves the LP: HiGHS's status name, the LP value and the row duals (R,). When
+        the simplex stops short of optimality with time left, it starts once more from
+        scratch (a warm start rarely ends "Unknown")."""
+        end = time.perf_counter() + time_limit_s
         self.highs.setOptionValue("time_limit", max(time_limit_s, MIN_SOLVE_TIME_S))
         self.highs.run()
+        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal \
+                and time.perf_counter() < end:
+            self.highs.clearSolver()
+            self.highs.setOptionValue("time_limit", max(end - time.perf_counter(),
+                                                        MIN_SOLVE_TIME_S))
+            self.highs.run()
         status = self.highs.modelStatusToString(self.highs.getModelStatus())
         duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)
         return status, float(self.highs.getInfo().objective_function_value), duals
@@ -426,7 +435,8 @@ class ColGenResult:
         iterations: pricing rounds run.
         stopped_by: what ended the search: ``"converged"``, ``"bound"`` (the bound reached
             the LP value), ``"cutoff"`` (the bound reached the cutoff), ``"iterations"``,
-            ``"columns"`` or ``"time"``.
+            ``"columns"``, ``"time"`` or ``"lp <HiGHS status>"`` (the LP failed twice: the
+            node is left unsolved, its bound kept).
         mispricings: rounds in which smoothed prices found no entering plan.
     """
 
@@ -476,7 +486,8 @@ def column_generation(maker: ColumnMaker, rows: MasterRows, master: Master,
             return result(False, iteration, "time")
         status, value, duals = master.solve(deadline - time.perf_counter())
         if status != "Optimal":
-            return result(False, iteration, "time")
+            return result(False, iteration,
+                          "time" if time.perf_counter() >= deadline else "lp " + status)
         lp_value = value
         pi = duals[:rows.n_tasks]
         exact = _row_prices(rows, duals)
@@ -600,6 +611,7 @@ class SearchResult:
         nodes: branch-and-price nodes solved (the root included).
         open_nodes: nodes left unsolved when the search stopped.
         iterations, mispricings: pricing rounds and mispriced rounds over all nodes.
+        lp_failures: nodes left unsolved because HiGHS did not solve their LP.
         mip_status: HiGHS's status of the last price-and-branch MILP.
         stopped_by_time: the stages the time limit cut.
     """
@@ -612,6 +624,7 @@ class SearchResult:
     open_nodes: int
     iterations: int
     mispricings: int
+    lp_failures: int
     mip_status: str
     stopped_by_time: list[str]
 
@@ -677,9 +690,9 @@ class BranchAndPrice:
         return np.array([all(b.allows(c) for b in branches) for c in self.master.columns],
                         dtype=bool)
 
-    def branching(self, x: np.ndarray) -> Branch | None:
+    def branching(self, x: np.ndarray) -> tuple[Branch, float] | None:
         """The decision to branch on for the LP weights ``x`` (P,) (see the class
-        docstring), None when every arc flow is integral."""
+        docstring) and its flow, None when every arc flow is integral."""
         m = self.model
         flows: dict[tuple[str, int], float] = {}
         task: dict[tuple[str, int], int] = {}
@@ -698,7 +711,7 @@ class BranchAndPrice:
                 if distance > score:
                     best, score = key, distance
             if best is not None:
-                return Branch(task[best], best[0], best[1], True)
+                return Branch(task[best], best[0], best[1], True), flows[best]
         return None
 
     def schedule_of(self, chosen: np.ndarray) -> Schedule:
@@ -723,22 +736,27 @@ class BranchAndPrice:
         return _reached(bound, self.incumbent.value)
 
     def run(self) -> SearchResult:
-        """Root column generation, price-and-branch, then branching within the limits."""
+        """Root column generation and price-and-branch, then a dive (each time into the
+        child that rounds the branched flow, until a node is integral or pruned), then
+        best-first branching within the limits."""
         lim = self.limits
         queue: list[tuple[float, int, list[Branch]]] = [(-np.inf, 0, [])]
-        made, nodes, iterations, mispricings = 1, 0, 0, 0
-        floor = np.inf  # least bound of the nodes pruned by their bound
+        made, nodes, iterations, mispricings, lp_failures = 1, 0, 0, 0, 0
+        floor = np.inf  # least bound of the nodes pruned by their bound or left unsolved
         root: ColGenResult | None = None
-        mip_status, stopped = "not run", []
+        mip_status, stopped, diving = "not run", [], True
         while queue and nodes < lim.max_nodes:
-            parent_bound, order, branches = queue[0]
+            pick = max(range(len(queue)), key=lambda k: queue[k][1]) if diving else \
+                min(range(len(queue)), key=lambda k: queue[k][:2])
+            parent_bound, order, branches = queue[pick]
             if self._closed(parent_bound):
-                floor = min(floor, heapq.heappop(queue)[0])
+                floor = min(floor, queue.pop(pick)[0])
+                diving = False
                 continue
             if time.perf_counter() >= self.deadline:
                 stopped.append("branch-and-price")
                 break
-            heapq.heappop(queue)
+            queue.pop(pick)
             nodes += 1
             self.master.allow(self.allowed(branches))
             found = column_generation(
@@ -753,23 +771,27 @@ class BranchAndPrice:
                 root = found
                 mip_status = self.price_and_branch()
             if found.stopped_by == "time":
-                heapq.heappush(queue, (bound, order, branches))
+                queue.append((bound, order, branches))
                 stopped.append("column generation")
                 break
-            if self._closed(bound):
-                floor = min(floor, bound)
+            if self._closed(bound) or found.stopped_by.startswith("lp "):
+                floor, diving = min(floor, bound), False  # pruned, or unsolved
+                lp_failures += found.stopped_by.startswith("lp ")
                 continue
             artificial, x = self.master.primal()
-            branch = self.branching(x)
-            if branch is None:
+            branching = self.branching(x)
+            if branching is None:
+                diving = False
                 if artificial.max() <= FRACTIONAL_TOL:
                     self.incumbent.offer(self.model.instance,
                                          self.schedule_of(np.flatnonzero(x > 0.5)))
                 if not (found.converged and artificial.max() <= FRACTIONAL_TOL):
                     floor = min(floor, bound)  # not solved: its bound stays in the result
                 continue
-            for decision in (branch, Branch(branch.task, branch.kind, branch.item, False)):
-                heapq.heappush(queue, (bound, made, [*branches, decision]))
+            branch, flow = branching
+            children = [branch, Branch(branch.task, branch.kind, branch.item, False)]
+            for decision in children[::-1] if flow >= 0.5 else children:  # dive: last made
+                queue.append((bound, made, [*branches, decision]))
                 made += 1
         if nodes > 1 and "column generation" not in stopped:
             mip_status = self.price_and_branch()
@@ -781,7 +803,7 @@ class BranchAndPrice:
             root_lp=root.lp_value if root else None,
             root_converged=bool(root and root.converged), nodes=nodes,
             open_nodes=len(queue), iterations=iterations, mispricings=mispricings,
-            mip_status=mip_status, stopped_by_time=sorted(set(stopped)))
+            lp_failures=lp_failures, mip_status=mip_status, stopped_by_time=sorted(set(stopped)))
 
 
 class ColumnGeneration(Solver):
@@ -848,6 +870,7 @@ class ColumnGeneration(Solver):
             "root_lp_value": found.root_lp, "root_converged": found.root_converged,
             "nodes": found.nodes, "open_nodes": found.open_nodes,
             "iterations": found.iterations, "mispricings": found.mispricings,
+            "lp_failures": found.lp_failures,
             "columns": len(master.columns), "greedy_columns": seeded,
             "greedy_objective": greedy_objective, "mip_status": found.mip_status,
             "stopped_by_time": found.stopped_by_time, "n_arcs": model.n_arcs,
