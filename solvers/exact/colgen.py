@@ -40,9 +40,10 @@ so ``info["bound"]``, the best ``L`` seen, is valid whenever the run stops; at L
 convergence it equals the master's LP value up to float rounding. The run stops early
 when the best ``L`` reaches the restricted master's value.
 
-**Stabilisation.** With ``smoothing = alpha > 0`` pricing uses Wentges' smoothed prices
-``alpha * centre + (1 - alpha) * duals``, the centre being the prices of the best ``L`` so
-far, which damps oscillating duals. When no plan priced there has a negative reduced cost
+**Stabilisation.** When the best ``L`` has not improved for :data:`STALL_ROUNDS` rounds
+(the duals oscillate), pricing uses Wentges' smoothed prices ``alpha * centre + (1 -
+alpha) * duals`` (``alpha = smoothing``; 0 turns it off), the centre being the prices of
+the best ``L`` so far, until ``L`` improves again. When no plan priced there has a negative reduced cost
 at the master's own duals (a mispricing), the same iteration prices at the duals
 themselves, so the run never stops on a smoothed point.
 
@@ -108,6 +109,10 @@ any plan's cost, yet small enough to keep the simplex well conditioned)."""
 
 DEFAULT_SMOOTHING = 0.5
 """Wentges' smoothing weight ``alpha`` of the best prices so far (0: none)."""
+
+STALL_ROUNDS = 3
+"""Rounds without a better Lagrangian value after which the duals count as oscillating
+and pricing is smoothed (until the bound improves again)."""
 
 REDUCED_COST_TOL = 1e-9
 """A plan enters the master when its reduced cost is below ``-REDUCED_COST_TOL * max(1,
@@ -475,7 +480,7 @@ def column_generation(maker: ColumnMaker, rows: MasterRows, master: Master,
     value or ``cutoff``, a limit, or ``deadline`` (a ``time.perf_counter()`` value)."""
     best_bound, centre = -np.inf, np.zeros(rows.n_rows)
     lp_value: float | None = None
-    mispricings = 0
+    mispricings, stalled = 0, 0
 
     def result(converged: bool, iterations: int, stopped_by: str) -> ColGenResult:
         return ColGenResult(best_bound, lp_value, converged, iterations, stopped_by,
@@ -491,8 +496,9 @@ def column_generation(maker: ColumnMaker, rows: MasterRows, master: Master,
         lp_value = value
         pi = duals[:rows.n_tasks]
         exact = _row_prices(rows, duals)
-        tries = [exact] if smoothing <= 0 or iteration == 0 else \
-            [smoothing * centre + (1 - smoothing) * exact, exact]
+        oscillating = stalled >= STALL_ROUNDS and smoothing > 0
+        tries = [smoothing * centre + (1 - smoothing) * exact, exact] if oscillating \
+            else [exact]
         added = 0
         for attempt, price in enumerate(tries):
             priced = pricer.arc_prices(_capacity_prices(rows, price), price)
@@ -500,7 +506,7 @@ def column_generation(maker: ColumnMaker, rows: MasterRows, master: Master,
             values, plans = pricer.shortest(priced)
             lagrangian = float(values.sum() - price @ rows.upper)
             if lagrangian > best_bound:
-                best_bound, centre = lagrangian, price
+                best_bound, centre, stalled = lagrangian, price, -1
             if not np.isfinite(lagrangian):
                 return result(True, iteration + 1, "cutoff")
             for q, plan in enumerate(plans):
@@ -512,6 +518,7 @@ def column_generation(maker: ColumnMaker, rows: MasterRows, master: Master,
             if added:
                 break
             mispricings += attempt == 0 and len(tries) > 1
+        stalled += 1
         if _reached(best_bound, cutoff):
             return result(not added, iteration + 1, "cutoff")
         if _reached(best_bound, lp_value):
