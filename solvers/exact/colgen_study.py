@@ -28,7 +28,8 @@ RULE = "|" + "---|" * (HEADER.count("|") - 1)
 
 
 def _percent(gap: float | None) -> str:
-    return "-" if gap is None else f"{100 * gap:.2f}%"
+    """A gap in percent; float noise below 1e-9 (relative) prints as 0."""
+    return "-" if gap is None else f"{100 * (0.0 if abs(gap) < 1e-9 else gap):.2f}%"
 
 
 def run_instance(path: Path, solver: ColumnGeneration, time_limit_s: float) -> str:
