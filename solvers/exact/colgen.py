@@ -264,10 +264,20 @@ class Pricer:
         self.model = model
         self.rows = rows
         inst = model.instance
-        self._sub_row = np.full(model.n_arcs, -1, dtype=np.int64)
+        n1 = inst.n_nodes
         sends = np.flatnonzero(model.arc_sub_slot >= 0)
-        self._sub_row[sends] = rows.subcarrier_row[model.arc_sub_slot[sends],
-                                                   np.maximum(model.arc_subcarrier[sends], 0)]
+        sub_row = rows.subcarrier_row[model.arc_sub_slot[sends],
+                                      np.maximum(model.arc_subcarrier[sends], 0)]
+        self._sends, self._send_row = sends[sub_row >= 0], sub_row[sub_row >= 0]
+        # computing arcs that hold some slot of a capacity row: the only ones priced
+        binding = np.zeros((inst.horizon_slots + 1, n1))
+        np.cumsum(rows.capacity_row >= 0, axis=0, out=binding[1:])
+        first = model.arc_slot * n1 + model.arc_node
+        past = (model.arc_slot + model.arc_slots) * n1 + model.arc_node
+        held = (model.arc_level > 0) & (binding.ravel()[past] > binding.ravel()[first])
+        self._held = np.flatnonzero(held)
+        self._held_first, self._held_past = first[self._held], past[self._held]
+        self._held_level = model.arc_level[self._held].astype(float)
         self._tasks: list[tuple[int, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]] = []
         for q in range(inst.n_tasks):
             arcs = np.flatnonzero(model.arc_task == q)
@@ -285,13 +295,12 @@ class Pricer:
     def arc_prices(self, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         """(A,) priced arc costs at capacity prices ``mu`` (H, N1) and subcarrier prices
         ``sigma`` (R,) indexed by row (only subcarrier rows are read)."""
-        m = self.model
         cum = np.zeros((mu.shape[0] + 1, mu.shape[1]))
         np.cumsum(mu, axis=0, out=cum[1:])
-        held = cum[m.arc_slot + m.arc_slots, m.arc_node] - cum[m.arc_slot, m.arc_node]
-        priced = m.arc_cost + m.arc_level * held
-        sends = self._sub_row >= 0
-        priced[sends] += sigma[self._sub_row[sends]]
+        flat = cum.ravel()
+        priced = self.model.arc_cost.copy()
+        priced[self._held] += self._held_level * (flat[self._held_past] - flat[self._held_first])
+        priced[self._sends] += sigma[self._send_row]
         return priced
 
     def task_arcs(self, task: int) -> np.ndarray:
