@@ -291,6 +291,14 @@ class Pricer:
                 first = np.r_[0, np.flatnonzero(np.diff(tails)) + 1]
                 passes.append((part, first))
             self._tasks.append((int(model.task_start[q]), arcs, passes))
+        # every state's out-arcs, contiguous in the tasks' arc order
+        self._order = np.concatenate([arcs for _, arcs, _ in self._tasks])
+        ordered_tails = model.arc_tail[self._order]
+        self._out_start = np.r_[0, np.flatnonzero(np.diff(ordered_tails)) + 1]
+        self._out_end = np.r_[self._out_start[1:], self._order.shape[0]]
+        tails = ordered_tails[self._out_start]
+        self._out_slot = np.full(model.n_states, -1, dtype=np.int64)
+        self._out_slot[tails] = np.arange(tails.shape[0])
 
     def arc_prices(self, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         """(A,) priced arc costs at capacity prices ``mu`` (H, N1) and subcarrier prices
@@ -314,23 +322,17 @@ class Pricer:
         m = self.model
         value = np.full(m.n_states, np.inf)
         value[m.task_sink] = 0.0
-        best = np.full(m.n_states, -1, dtype=np.int64)
         costs, plans = np.zeros(len(self._tasks)), []
         for q, (start, _, passes) in enumerate(self._tasks):
             for part, first in passes:
                 through = priced[part] + value[m.arc_head[part]]
-                tails = m.arc_tail[part[first]]
-                least = np.minimum.reduceat(through, first)
-                value[tails] = least
-                # the first arc reaching the least of its tail's group
-                hit = np.flatnonzero(through == np.repeat(least, np.diff(np.r_[first, part.size])))
-                group = np.searchsorted(first, hit, side="right") - 1
-                _, pick = np.unique(group, return_index=True)
-                best[tails] = part[hit[pick]]
+                value[m.arc_tail[part[first]]] = np.minimum.reduceat(through, first)
             costs[q] = value[start]
             plan, state = [], start
             while np.isfinite(costs[q]) and state != m.task_sink[q]:
-                arc = int(best[state])
+                k = self._out_slot[state]
+                out = self._order[self._out_start[k]:self._out_end[k]]
+                arc = int(out[np.argmin(priced[out] + value[m.arc_head[out]])])
                 plan.append(arc)
                 state = int(m.arc_head[arc])
             plans.append(np.array(plan, dtype=np.int64))
