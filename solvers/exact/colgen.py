@@ -262,7 +262,6 @@ class Pricer:
 
     def __init__(self, model: ExpandedModel, rows: MasterRows) -> None:
         self.model = model
-        self.rows = rows
         inst = model.instance
         n1 = inst.n_nodes
         sends = np.flatnonzero(model.arc_sub_slot >= 0)
