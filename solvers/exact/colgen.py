@@ -587,20 +587,29 @@ class Branch:
 
 @dataclass
 class Incumbent:
-    """The best schedule found, by the evaluator's objective."""
+    """The best schedule found, its evaluation and the evaluator's objective of it."""
 
     schedule: Schedule
     evaluation: Evaluation
+    value: float
 
-    @property
-    def value(self) -> float:
-        return self.evaluation.objective
+    @classmethod
+    def first(cls, instance: Instance, schedule: Schedule) -> Incumbent:
+        """``schedule`` as the incumbent, or the all-failed schedule (always feasible)
+        if the evaluator rejects it."""
+        checked = evaluate(instance, schedule)
+        if not checked.feasible or checked.objective is None:
+            schedule = Schedule((), instance.name, ColumnGeneration.name)
+            checked = evaluate(instance, schedule)
+        assert checked.objective is not None
+        return cls(schedule, checked, checked.objective)
 
     def offer(self, instance: Instance, schedule: Schedule) -> None:
         """Keeps ``schedule`` when the evaluator finds it feasible and better."""
         checked = evaluate(instance, schedule)
-        if checked.feasible and checked.objective < self.value:
-            self.schedule, self.evaluation = schedule, checked
+        if checked.feasible and checked.objective is not None \
+                and checked.objective < self.value:
+            self.schedule, self.evaluation, self.value = schedule, checked, checked.objective
 
 
 @dataclass(frozen=True)
@@ -858,31 +867,31 @@ class ColumnGeneration(Solver):
         rows = master_rows(model)
         maker = ColumnMaker(model, rows)
         greedy = GreedyLookahead().solve(instance, seed=seed).schedule
-        incumbent = Incumbent(greedy, evaluate(instance, greedy))
+        incumbent = Incumbent.first(instance, greedy)
         greedy_objective = incumbent.value
         master = Master(rows, seed, ARTIFICIAL_COST_PER_PENALTY * max(instance.penalty, 1.0))
         drops = np.flatnonzero(model.arc_kind == DROP)
         for q in range(instance.n_tasks):
             master.add(maker.make(q, drops[model.arc_task[drops] == q]))
         seeded = 0
-        for q in np.flatnonzero(incumbent.evaluation.task_completed):
-            arcs = plan_arcs(model, greedy, int(q))
+        completed = incumbent.evaluation.task_completed
+        for task in np.flatnonzero(completed if completed is not None else []).tolist():
+            arcs = plan_arcs(model, incumbent.schedule, task)
             if arcs is not None:
-                seeded += master.add(maker.make(int(q), arcs))
+                seeded += master.add(maker.make(task, arcs))
         pricer = Pricer(model, rows)
         build_s = time.perf_counter() - begin
 
         found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed,
                                deadline).run()
-        evaluation = incumbent.evaluation
+        objective = incumbent.value
         bound = max(found.bound, 0.0)
-        proven = evaluation.objective - bound \
-            <= PROVEN_REL_TOL * max(1.0, abs(evaluation.objective))
+        proven = objective - bound <= PROVEN_REL_TOL * max(1.0, abs(objective))
         status = "optimal" if proven else "timeout" if found.stopped_by_time else "feasible"
         wall = time.perf_counter() - begin
         info: dict[str, Any] = {
-            "bound": bound, "solver_objective": evaluation.objective,
-            "gap": relative_gap(evaluation.objective, bound),
+            "bound": bound, "solver_objective": objective,
+            "gap": relative_gap(objective, bound),
             "bound_method": "colgen-branch-and-price", "root_bound": max(found.root_bound, 0.0),
             "root_lp_value": found.root_lp, "root_converged": found.root_converged,
             "nodes": found.nodes, "open_nodes": found.open_nodes,

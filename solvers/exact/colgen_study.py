@@ -41,6 +41,7 @@ def run_instance(path: Path, solver: ColumnGeneration, time_limit_s: float) -> s
         raise RuntimeError(f"colgen returned an infeasible schedule on {path}: "
                            f"{evaluation.violations[:3]}")
     objective, bound = evaluation.objective, result.info["bound"]
+    assert objective is not None  # a feasible schedule has one
     reference = reference_for(path).get(instance.name)
     if reference is not None and reference.instance_hash not in ("", instance_hash(instance)):
         reference = None  # the table speaks of another version of the instance
