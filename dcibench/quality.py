@@ -29,7 +29,8 @@ QUALITY_FILE = PACKAGE_DATA / "quality_baseline.json"
 QUALITY_SET = ("instances/tiny-v1", "instances/small-v1", "instances/paper-v1/p1-n5-s0.json",
                "instances/paper-v1/p1-n10-s0.json", "instances/paper-v1/p1-n20-s0.json")
 """Files and folders (relative to the data root, :mod:`dcibench.paths`) of the quality set."""
-FAST_SOLVERS = ("lc", "ec", "random", "greedy", "rollout", "ddqn", "d2qn", "cerl")
+FAST_SOLVERS = ("lc", "ec", "random", "greedy", "rollout", "ddqn", "d2qn", "cerl",
+                "ddqn-viable", "d2qn-viable", "cerl-viable")
 """Checked in the default test run; the learned ones with their shipped checkpoints
 (inference only: a deterministic policy, so its tolerance is rounding alone)."""
 QUALITY_SEEDS = 3

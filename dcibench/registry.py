@@ -21,6 +21,9 @@ SOLVERS: dict[str, str] = {
     "ddqn": "solvers.rl.policy:DDQNPolicy",
     "d2qn": "solvers.rl.policy:D2QNPolicy",
     "cerl": "solvers.rl.policy:CERLPolicy",
+    "ddqn-viable": "solvers.rl.policy:DDQNViablePolicy",
+    "d2qn-viable": "solvers.rl.policy:D2QNViablePolicy",
+    "cerl-viable": "solvers.rl.policy:CERLViablePolicy",
 }
 """Lowercase solver name -> ``"module:Class"`` of a :class:`solvers.base.Solver`."""
 
@@ -28,10 +31,15 @@ TRAINERS: dict[str, str] = {
     "ddqn": "solvers.rl.ddqn",
     "d2qn": "solvers.rl.d2qn",
     "cerl": "solvers.rl.cerl",
+    "ddqn-viable": "solvers.rl.viable:DDQN_VIABLE",
+    "d2qn-viable": "solvers.rl.viable:D2QN_VIABLE",
+    "cerl-viable": "solvers.rl.viable:CERL_VIABLE",
 }
-"""Learned solver name -> the module that trains it: it defines ``Config`` (a frozen
-dataclass with ``seed`` and ``total_decisions``) and ``train(config, family, out, *,
-resume, progress, device)``, which returns the checkpoint path."""
+"""Learned solver name -> what trains it: a module (or ``"module:object"``) that defines
+``Config`` (a frozen dataclass with ``seed`` and ``total_decisions``) and ``train(config,
+family, out, *, resume, progress, device)``, which returns the checkpoint path. The
+``-viable`` names are the same algorithms with other defaults (:mod:`solvers.rl.viable`,
+beyond the paper)."""
 
 
 class UnknownSolverError(KeyError):
@@ -61,7 +69,9 @@ def trainer_module(name: str) -> Any:
     if key not in TRAINERS:
         raise UnknownSolverError(f"solver {name!r} is not trained; trainable solvers: "
                                  f"{', '.join(sorted(TRAINERS))}")
-    return importlib.import_module(TRAINERS[key])
+    module, _, attribute = TRAINERS[key].partition(":")
+    found = importlib.import_module(module)
+    return getattr(found, attribute) if attribute else found
 
 
 def trainer_config(name: str, settings: dict[str, Any]) -> Any:

@@ -68,6 +68,9 @@ HEAVY_NEEDS: dict[str, frozenset[str]] = {
     "ddqn": frozenset({"torch"}),
     "d2qn": frozenset({"torch"}),
     "cerl": frozenset({"torch"}),
+    "ddqn-viable": frozenset({"torch"}),
+    "d2qn-viable": frozenset({"torch"}),
+    "cerl-viable": frozenset({"torch"}),
 }
 """The heavy packages a solver's class may import; a solver not named here may import
 none (a new solver that needs one says so here)."""

@@ -29,7 +29,7 @@ what surrounds the agent (CERL) differs.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,11 @@ class DDQNConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.network, dict):  # from a log, a checkpoint or --config network=
-            object.__setattr__(self, "network", NetworkConfig.from_dict(self.network))
+            # keys not given keep this config class's default network (D2QN's dueling head)
+            factory = next(f for f in fields(self) if f.name == "network").default_factory
+            default = factory() if callable(factory) else NetworkConfig()
+            object.__setattr__(self, "network",
+                               NetworkConfig.from_dict({**default.to_dict(), **self.network}))
         if not isinstance(self.network, NetworkConfig):
             raise TypeError(f"network must be a NetworkConfig or a mapping, got {self.network!r}")
         if self.loss not in ("huber", "mse"):

@@ -135,3 +135,21 @@ class D2QNPolicy(LearnedPolicy):
 
 class CERLPolicy(LearnedPolicy):
     name = "cerl"
+
+
+class DDQNViablePolicy(LearnedPolicy):
+    """DDQN with the ``-viable`` settings (:mod:`solvers.rl.viable`, beyond the paper)."""
+
+    name = "ddqn-viable"
+
+
+class D2QNViablePolicy(LearnedPolicy):
+    """D2QN with the ``-viable`` settings (:mod:`solvers.rl.viable`, beyond the paper)."""
+
+    name = "d2qn-viable"
+
+
+class CERLViablePolicy(LearnedPolicy):
+    """CERL with the ``-viable`` settings (:mod:`solvers.rl.viable`, beyond the paper)."""
+
+    name = "cerl-viable"
