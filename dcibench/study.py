@@ -229,7 +229,7 @@ def sweep_specs(settings: StudySettings, trainings: list[Training]) -> list[RunS
     return specs
 
 
-def study_frame(results: Path, specs: list[RunSpec]) -> "pd.DataFrame":
+def study_frame(results: Path, specs: list[RunSpec]) -> pd.DataFrame:
     """The records of ``specs`` in ``results`` (:func:`dcibench.report.load_results`,
     with gaps); records of other runs, e.g. of an earlier checkpoint, are left out."""
     frame = with_gaps(load_results([results]))
@@ -353,8 +353,8 @@ def aggregate(scores: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -
     values, tasks = _runs_by_task(scores)
     samples = stratified_resamples(values, tasks, draws, np.random.default_rng(seed))
     shape = np.shape(scores)
-    return Aggregate(_interval(values.mean(), samples.mean(axis=1)),
-                     _interval(iqm(values), iqm(samples, axis=1)), shape[0], shape[1])
+    return Aggregate(_interval(float(values.mean()), samples.mean(axis=1)),
+                     _interval(float(iqm(values)), iqm(samples, axis=1)), shape[0], shape[1])
 
 
 def compare(a: np.ndarray, b: np.ndarray, op: Callable[[Any, Any], Any] = np.divide,
@@ -376,7 +376,7 @@ def compare(a: np.ndarray, b: np.ndarray, op: Callable[[Any, Any], Any] = np.div
     return _interval(op(point_a, point_b), op(draws_a, draws_b))
 
 
-def score_matrix(frame: "pd.DataFrame", solver: str, column: str,
+def score_matrix(frame: pd.DataFrame, solver: str, column: str,
                  instances: list[str]) -> np.ndarray | None:
     """``column`` of ``solver``'s runs, shape (runs, len(instances)): one row per run
     (options, i.e. checkpoint, and seed), one column per instance; NaN where a run is
@@ -408,15 +408,16 @@ class OrderingCheck:
 RATIOS = (("cerl", "d2qn"), ("cerl", "ddqn"), ("d2qn", "ddqn"))
 
 
-def ordering_check(part: "pd.DataFrame", group: str) -> OrderingCheck | None:
+def ordering_check(part: pd.DataFrame, group: str) -> OrderingCheck | None:
     """The ordering claim on the instances of ``part`` (one set, one N or all), or None
     when a learned method lacks a value on some instance. Holds when the means are in
     the paper's order; "in the means only" when the interval of CERL/D2QN or D2QN/DDQN
     reaches 1. When it does not hold, the verdict says whether every ratio's interval
     contains 1 (no order told apart)."""
     instances = sorted(part.instance.unique())
-    matrices = {name: score_matrix(part, name, "objective", instances) for name in PAPER_ORDER}
-    if any(m is None for m in matrices.values()):
+    found = {name: score_matrix(part, name, "objective", instances) for name in PAPER_ORDER}
+    matrices = {name: m for name, m in found.items() if m is not None}
+    if len(matrices) < len(found):
         return None
     aggregates = {name: aggregate(m) for name, m in matrices.items()}
     ratios = {f"{a}/{b}": compare(matrices[a], matrices[b]) for a, b in RATIOS}
@@ -452,14 +453,16 @@ class ClaimCheck:
         return self.measured.value - self.paper
 
 
-def lc_claims(part: "pd.DataFrame") -> list[ClaimCheck]:
+def lc_claims(part: pd.DataFrame) -> list[ClaimCheck]:
     """CERL against local computing on one set, all its instances: completion about
     100%, 57.5 points more than ``lc``, system cost 65.7% lower (and, a stricter
     reading, the objective 65.7% lower). Empty when ``cerl`` or ``lc`` lacks values."""
     instances = sorted(part.instance.unique())
-    m = {(name, column): score_matrix(part, name, column, instances)
-         for name in ("cerl", "lc") for column in ("completion_rate", "system_cost", "objective")}
-    if any(v is None for v in m.values()):
+    found = {(name, column): score_matrix(part, name, column, instances)
+             for name in ("cerl", "lc")
+             for column in ("completion_rate", "system_cost", "objective")}
+    m = {key: v for key, v in found.items() if v is not None}
+    if len(m) < len(found):
         return []
     completion, lc_completion = m["cerl", "completion_rate"], m["lc", "completion_rate"]
     gain = compare(completion, lc_completion, np.subtract)
@@ -511,13 +514,13 @@ def budget_markdown(settings: StudySettings, trainings: list[Training],
     log) and the wall time of each stage."""
     family = settings.family
     lines = ["# dcibench study: the paper's claims, checked", "",
-             f"Methods: {', '.join(settings.solvers)}. Sets: "
+             (f"Methods: {', '.join(settings.solvers)}. Sets: "
              f"{', '.join(p.name for p in settings.sets)}; {settings.seeds} run seed(s) for "
              "each method without training, one run per checkpoint for the learned ones "
              "(they act deterministically). Every number comes from the evaluator's values "
              "in the study's records, never from a solver's own objective; intervals are "
              "95% stratified bootstrap intervals over runs (training seeds x run seeds) "
-             "within instances.", ""]
+             "within instances."), ""]
     if trainings:
         lines += ["## Budget", "",
                   f"Each learned method trained for {settings.decisions} decisions per "
@@ -553,7 +556,7 @@ def _claim_row(c: ClaimCheck) -> list[str]:
             f"{100 * c.difference:+.1f} points", verdict]
 
 
-def claims_markdown(frame: "pd.DataFrame") -> list[str]:
+def claims_markdown(frame: pd.DataFrame) -> list[str]:
     """The claims section: per set, the ordering per N and over all N, and CERL against
     ``lc`` over all instances."""
     lines = ["## The paper's claims", ""]
@@ -562,22 +565,22 @@ def claims_markdown(frame: "pd.DataFrame") -> list[str]:
         groups = [(f"N = {int(n)}", group) for n, group in part.groupby("n_eds")]
         checks = [c for g, p in groups + [("all", part)] if (c := ordering_check(p, g))]
         if checks:
-            lines += ["CERL's objective below D2QN's below DDQN's (paper, Figure 4: system "
+            lines += [("CERL's objective below D2QN's below DDQN's (paper, Figure 4: system "
                       "cost about 2 / 5 / 7 at N = 10, 40 / 70 / 70 at N = 50; our scale "
-                      "differs, so orderings and ratios). Mean [95% interval]; IQM beside.", ""]
+                      "differs, so orderings and ratios). Mean [95% interval]; IQM beside."), ""]
             lines += _table(["N", *PAPER_ORDER, *(f"{a}/{b}" for a, b in RATIOS), "verdict"],
                             _ordering_rows(checks))
         else:
-            lines += ["Ordering: not measured (needs runs of cerl, d2qn and ddqn on every "
-                      "instance).", ""]
+            lines += [("Ordering: not measured (needs runs of cerl, d2qn and ddqn on every "
+                      "instance)."), ""]
         lc = lc_claims(part)
         if lc:
             lines += ["CERL against local computing (`lc`), all instances of the set:", ""]
             lines += _table(["claim", "paper", "measured [95% interval]", "measured - paper",
                              "verdict"], [_claim_row(c) for c in lc])
         else:
-            lines += ["CERL against `lc`: not measured (needs runs of both on every "
-                      "instance).", ""]
+            lines += [("CERL against `lc`: not measured (needs runs of both on every "
+                      "instance)."), ""]
     return lines
 
 
@@ -592,13 +595,13 @@ def _cell(agg: Aggregate | None, style: str) -> str:
     return f"{_num(agg.mean, fmt)}; IQM {_num(agg.iqm, fmt)}"
 
 
-def aggregates_markdown(frame: "pd.DataFrame", solvers: tuple[str, ...]) -> list[str]:
+def aggregates_markdown(frame: pd.DataFrame, solvers: tuple[str, ...]) -> list[str]:
     """Per set, every method over all its instances: mean and IQM with intervals, the
     learned methods pooled over their training seeds."""
     lines = ["## Every method: mean and interquartile mean", "",
-             "Over all instances of the set and all runs (the learned methods: every "
+             ("Over all instances of the set and all runs (the learned methods: every "
              "training seed's checkpoint). Objectives of different N differ in scale, so "
-             "their IQM trims mostly by size; the gaps are per instance.", ""]
+             "their IQM trims mostly by size; the gaps are per instance."), ""]
     for name, part in frame.groupby("instance_set"):
         instances = sorted(part.instance.unique())
         rows = []
@@ -609,7 +612,7 @@ def aggregates_markdown(frame: "pd.DataFrame", solvers: tuple[str, ...]) -> list
                 continue
             runs, tasks = cells["objective"].shape
             rows.append([solver, f"{runs} x {tasks}",
-                         *(_cell(None if cells[c] is None else aggregate(cells[c]), style)
+                         *(_cell(None if (cell := cells[c]) is None else aggregate(cell), style)
                            for c, _, style in METRICS)])
         lines += [f"### {name}", ""] + _table(["method", "runs x instances",
                                                 *(label for _, label, _ in METRICS)], rows)
@@ -633,17 +636,17 @@ def curves_markdown(trainings: list[Training]) -> list[str]:
                                for j in range(len(sizes)))])
     return ["## Training curves", "",
             "![training curves per N](training_curves.png)", "",
-            f"The evaluator's objective of the training episodes, the last "
+            (f"The evaluator's objective of the training episodes, the last "
             f"{_pct(TAIL_SHARE)} of each N's episodes (CERL: generations), mean [95% "
             "interval] over training seeds. Convergence speed and stability (the paper: "
-            "CERL within about 200 epochs) are read from the figure; not judged here.", ""
+            "CERL within about 200 epochs) are read from the figure; not judged here."), ""
             ] + _table(["method", *(f"N = {n}" for n in sizes)], rows)
 
 
-def findings_markdown(frame: "pd.DataFrame", solvers: tuple[str, ...],
+def findings_markdown(frame: pd.DataFrame, solvers: tuple[str, ...],
                       trainings: list[Training]) -> list[str]:
     """Everything in ``study.md`` after the budget: claims, aggregates, curves."""
     return (claims_markdown(frame) + aggregates_markdown(frame, solvers)
             + curves_markdown(trainings)
-            + ["The leaderboard (per set and N) and Figures 4, 6 and 7 are in this folder "
-               "(`leaderboard.md`, `*.png`)."])
+            + [("The leaderboard (per set and N) and Figures 4, 6 and 7 are in this folder "
+               "(`leaderboard.md`, `*.png`).")])
