@@ -342,9 +342,39 @@ def _parse_usage(text: str) -> tuple[str, Path, int]:
     return parts[0], Path(parts[1]), int(seed)
 
 
+def _quality_of_study(results: Path, update: bool) -> int:
+    """``quality --study``: the training regression check (:func:`dcibench.quality.check_training`)."""
+    from dcibench.quality import TRAINING_FILE, check_training, training_values, write_recorded
+
+    if not results.is_file():
+        print(f"error: {results}: no such results file", file=sys.stderr)
+        return 2
+    if update:
+        values, errors = training_values(results)
+        for solver, problems in errors.items():
+            print(f"error: {solver}: {'; '.join(problems)}", file=sys.stderr)
+        if errors or not values:
+            return 1
+        write_recorded(values, TRAINING_FILE)
+        for value in values.values():
+            print(f"{value.solver:>8}: recorded {value.mean_objective:.6g} over {value.seeds} "
+                  f"training seeds (sd {value.seed_sd:.3g}, tolerance {value.tolerance:.3g})")
+        return 0
+    checks = check_training(results)
+    for check in checks:
+        verdict = "ok" if check.passed else "FAIL"
+        print(f"{check.solver:>8}: {verdict} mean objective {check.current:.6g} over training "
+              f"seeds, recorded {check.recorded:.6g} (tolerance {check.tolerance:.3g})")
+        for line in check.errors:
+            print(f"          {line}")
+    return 0 if checks and all(c.passed for c in checks) else 1
+
+
 def cmd_quality(args: argparse.Namespace) -> int:
     from dcibench.quality import FAST_SOLVERS, measure, read_recorded, write_recorded
 
+    if args.study:
+        return _quality_of_study(Path(args.study), args.update)
     recorded = read_recorded()
     failed = False
     for solver in args.solvers or FAST_SOLVERS:
@@ -566,6 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="solvers to check (default: every fast solver, the learned ones with "
                    "their shipped checkpoints)")
     q.add_argument("--update", action="store_true", help="record the current values")
+    q.add_argument("--study", default=None, metavar="RESULTS",
+                   help="check (or --update) the training values of a study's results.jsonl "
+                   "instead: each learned method's paper-v1 mean over its training seeds")
     q.set_defaults(func=cmd_quality)
 
     f = sub.add_parser("reference", help="run solvers on a set and update its reference table")

@@ -10,6 +10,12 @@ proven optimum of the set's reference table.
 
 ``python -m dcibench quality`` checks; ``--update`` records the current values (do that
 only for an intended change, and say why in the commit).
+
+Training regression (the slow study): for each learned method, the metric is its mean
+objective on ``paper-v1`` per training checkpoint of a study's records; the recorded
+value is the mean over training seeds and the tolerance is the same rule applied to the
+training-seed spread. ``python -m dcibench quality --study RESULTS`` checks a study's
+``results.jsonl`` (``--update`` records it).
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ FAST_SOLVERS = ("lc", "ec", "random", "greedy", "rollout", "ddqn", "d2qn", "cerl
 """Checked in the default test run; the learned ones with their shipped checkpoints
 (inference only: a deterministic policy, so its tolerance is rounding alone)."""
 QUALITY_SEEDS = 3
+TRAINING_FILE = PACKAGE_DATA / "training_baseline.json"
+"""The recorded training values (from the published study's records)."""
+TRAINING_SET = "paper-v1"
+"""The instance set whose records the training check reads."""
 
 
 @dataclass(frozen=True)
@@ -91,15 +101,77 @@ def measure(solver: str, seeds: int = QUALITY_SEEDS) -> tuple[QualityValue, Qual
                     and beats_optimum(record.objective, reference.optimum.value):
                 below.append(f"{record.instance} seed {seed}: {record.objective} < "
                              f"optimum {reference.optimum.value}")
-    mean, sd = float(per_seed.mean()), float(per_seed.std(ddof=1)) if seeds > 1 else 0.0
-    value = QualityValue(solver, mean, sd, max(2 * sd, 1e-6 * abs(mean)), seeds,
-                         len(paths) * seeds)
-    recorded = read_recorded().get(solver)
-    check = QualityCheck(solver, mean, None if recorded is None else recorded.mean_objective,
-                         None if recorded is None else recorded.tolerance,
-                         None if recorded is None else mean - recorded.mean_objective,
-                         tuple(below), tuple(errors))
-    return value, check
+    value = spread_value(solver, per_seed, len(paths) * seeds)
+    return value, compare_recorded(value, read_recorded().get(solver), below, errors)
+
+
+def spread_value(solver: str, per_seed: np.ndarray, runs: int) -> QualityValue:
+    """The mean of ``per_seed`` (shape (K,), one mean objective per seed) with the
+    module's tolerance rule, ``max(2 * sd, 1e-6 * |mean|)``."""
+    mean = float(per_seed.mean())
+    sd = float(per_seed.std(ddof=1)) if len(per_seed) > 1 else 0.0
+    return QualityValue(solver, mean, sd, max(2 * sd, 1e-6 * abs(mean)), len(per_seed), runs)
+
+
+def compare_recorded(value: QualityValue, recorded: QualityValue | None,
+                     below: list[str], errors: list[str]) -> QualityCheck:
+    """``value`` checked against ``recorded`` (worse when higher by more than the
+    recorded tolerance)."""
+    return QualityCheck(value.solver, value.mean_objective,
+                        None if recorded is None else recorded.mean_objective,
+                        None if recorded is None else recorded.tolerance,
+                        None if recorded is None else value.mean_objective - recorded.mean_objective,
+                        tuple(below), tuple(errors))
+
+
+def training_values(results: Path, instance_set: str = TRAINING_SET
+                    ) -> tuple[dict[str, QualityValue], dict[str, list[str]]]:
+    """Per learned solver of a study's ``results`` (its records), the mean objective on
+    ``instance_set`` of each training checkpoint (the evaluator's values), as a
+    :class:`QualityValue` over checkpoints; and per solver the errors found (a checkpoint
+    with fewer scored runs than the set has instances, a run without an objective)."""
+    from dcibench.registry import TRAINERS
+    from dcibench.runner import read_records
+
+    runs: dict[str, dict[str, list[float]]] = {}
+    errors: dict[str, list[str]] = {}
+    instances = set()
+    for record in read_records(results):
+        if record.get("instance_set") != instance_set or record["solver"] not in TRAINERS:
+            continue
+        instances.add(record["instance"])
+        checkpoint = str((record.get("options") or {}).get("checkpoint", "shipped"))
+        if record.get("objective") is None:
+            errors.setdefault(record["solver"], []).append(
+                f"{record['instance']} ({checkpoint}): {record['status']}")
+            continue
+        runs.setdefault(record["solver"], {}).setdefault(checkpoint, []).append(
+            float(record["objective"]))
+    values = {}
+    for solver, by_checkpoint in sorted(runs.items()):
+        for checkpoint, objectives in by_checkpoint.items():
+            if len(objectives) < len(instances):
+                errors.setdefault(solver, []).append(
+                    f"{checkpoint}: {len(objectives)} of {len(instances)} instances scored")
+        means = np.array([np.mean(v) for _, v in sorted(by_checkpoint.items())])
+        values[solver] = spread_value(solver, means, sum(map(len, by_checkpoint.values())))
+    return values, errors
+
+
+def check_training(results: Path, path: Path = TRAINING_FILE) -> list[QualityCheck]:
+    """Every learned solver recorded in ``path`` checked on a study's ``results``; a
+    recorded solver missing from the results fails with an error."""
+    values, errors = training_values(results)
+    checks = []
+    for solver, recorded in sorted(read_recorded(path).items()):
+        value = values.get(solver)
+        if value is None:
+            checks.append(QualityCheck(solver, float("nan"), recorded.mean_objective,
+                                       recorded.tolerance, None, (),
+                                       (f"no {TRAINING_SET} records of {solver}",)))
+            continue
+        checks.append(compare_recorded(value, recorded, [], errors.get(solver, [])))
+    return checks
 
 
 def read_recorded(path: Path = QUALITY_FILE) -> dict[str, QualityValue]:

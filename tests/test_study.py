@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from dcibench.cli import main
+from dcibench.quality import check_training
 from dcibench.runner import read_records, record_key
 from dcibench.study import (
     StudySettings,
@@ -204,3 +205,6 @@ def test_the_default_study(tmp_path: Path) -> None:
                     "CERL's completion rate is about 100%", "## Training curves"):
         assert heading in text
     assert "not measured" not in text
+    checks = check_training(out / "results.jsonl")  # the training regression check
+    assert {c.solver for c in checks} == {"ddqn", "d2qn", "cerl"}
+    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
