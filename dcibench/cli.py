@@ -342,6 +342,21 @@ def _parse_usage(text: str) -> tuple[str, Path, int]:
     return parts[0], Path(parts[1]), int(seed)
 
 
+def _print_recorded(value: Any, over: str) -> None:
+    """One line for a recorded :class:`dcibench.quality.QualityValue`."""
+    print(f"{value.solver:>8}: recorded mean objective {value.mean_objective:.6g} over "
+          f"{value.seeds} {over} (sd {value.seed_sd:.3g}, tolerance {value.tolerance:.3g})")
+
+
+def _print_check(check: Any, over: str) -> None:
+    """One line for a :class:`dcibench.quality.QualityCheck`, then one per problem."""
+    verdict = "ok" if check.passed else "FAIL"
+    print(f"{check.solver:>8}: {verdict} mean objective {check.current:.6g} over {over}, "
+          f"recorded {check.recorded:.6g} (tolerance {check.tolerance:.3g})")
+    for line in check.beats_optimum + check.errors:
+        print(f"          {line}")
+
+
 def _quality_of_study(results: Path, update: bool) -> int:
     """``quality --study``: the training regression check (:func:`dcibench.quality.check_training`)."""
     from dcibench.quality import TRAINING_FILE, check_training, training_values, write_recorded
@@ -357,16 +372,11 @@ def _quality_of_study(results: Path, update: bool) -> int:
             return 1
         write_recorded(values, TRAINING_FILE)
         for value in values.values():
-            print(f"{value.solver:>8}: recorded {value.mean_objective:.6g} over {value.seeds} "
-                  f"training seeds (sd {value.seed_sd:.3g}, tolerance {value.tolerance:.3g})")
+            _print_recorded(value, "training seeds")
         return 0
     checks = check_training(results)
     for check in checks:
-        verdict = "ok" if check.passed else "FAIL"
-        print(f"{check.solver:>8}: {verdict} mean objective {check.current:.6g} over training "
-              f"seeds, recorded {check.recorded:.6g} (tolerance {check.tolerance:.3g})")
-        for line in check.errors:
-            print(f"          {line}")
+        _print_check(check, "training seeds")
     return 0 if checks and all(c.passed for c in checks) else 1
 
 
@@ -385,19 +395,14 @@ def cmd_quality(args: argparse.Namespace) -> int:
             return 2
         if args.update:
             recorded[solver] = value
-            print(f"{solver:>8}: recorded mean objective {value.mean_objective:.6g} "
-                  f"(seed sd {value.seed_sd:.3g}, tolerance {value.tolerance:.3g})")
+            _print_recorded(value, "seeds")
             continue
         if check.recorded is None:
             print(f"{solver:>8}: no recorded value (run with --update)")
             failed = True
             continue
-        verdict = "ok" if check.passed else "FAIL"
         failed |= not check.passed
-        print(f"{solver:>8}: {verdict} mean objective {check.current:.6g}, recorded "
-              f"{check.recorded:.6g} (tolerance {check.tolerance:.3g})")
-        for line in check.beats_optimum + check.errors:
-            print(f"          {line}")
+        _print_check(check, "seeds")
     if args.update:
         write_recorded(recorded)
     return 1 if failed else 0

@@ -28,7 +28,8 @@ import numpy as np
 
 from dcibench.paths import PACKAGE_DATA, shipped
 from dcibench.reference import beats_optimum, reference_for
-from dcibench.runner import find_instances, run_one
+from dcibench.registry import TRAINERS
+from dcibench.runner import find_instances, read_records, run_one
 
 QUALITY_FILE = PACKAGE_DATA / "quality_baseline.json"
 """The recorded values (package data: the check runs wherever the package is installed)."""
@@ -130,9 +131,6 @@ def training_values(results: Path, instance_set: str = TRAINING_SET
     ``instance_set`` of each training checkpoint (the evaluator's values), as a
     :class:`QualityValue` over checkpoints; and per solver the errors found (a checkpoint
     with fewer scored runs than the set has instances, a run without an objective)."""
-    from dcibench.registry import TRAINERS
-    from dcibench.runner import read_records
-
     runs: dict[str, dict[str, list[float]]] = {}
     errors: dict[str, list[str]] = {}
     instances = set()
