@@ -66,6 +66,11 @@ its ``greedy`` plan (when its hops are arcs of the pruned graph).
 **Reproducible.** The iteration, column and node limits and the MILP's node limit decide
 the result; HiGHS runs on one thread, deterministically. A time limit only stops a stage;
 the status is then ``"timeout"`` and ``info["stopped_by_time"]`` names the stages it cut.
+It is honoured everywhere (:mod:`solvers.exact.deadline`): the model build and the
+master's set-up check it in their loops, pricing once per task, and every HiGHS run
+(master LP, price-and-branch MILP, root cuts included) stops at it through HiGHS's
+interrupt callbacks. A run cut before the search returns ``greedy``'s schedule (the
+all-failed one if the evaluator rejected it) with the bound 0.
 
 Units: costs in objective units; ``mu`` per capacity unit (one level) held in one slot,
 ``sigma`` per transfer. Shapes: ``Q`` tasks, ``H`` slots, ``N1`` nodes, ``A`` arcs,
@@ -88,6 +93,7 @@ from dcibench.physics import held_slots
 from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
 from solvers.exact.common import MIN_SOLVE_TIME_S, THREADS, relative_gap
+from solvers.exact.deadline import Deadline, TimeUp
 from solvers.exact.expanded import DROP, HOP, ExpandedModel, build, schedule_from_arcs
 from solvers.heuristics.greedy import GreedyLookahead
 
@@ -121,11 +127,16 @@ REDUCED_COST_TOL = 1e-9
 PROVEN_REL_TOL = 1e-6
 """Relative gap below which the evaluated objective counts as proven optimal."""
 
+SETUP_STAGE, COLGEN_STAGE = "master set-up", "column generation"
+"""Stages a time limit can cut (besides the model build, ``"branch-and-price"`` and
+``"price-and-branch"``), as ``info["stopped_by_time"]`` names them."""
 
-def quiet_highs(seed: int) -> highspy.Highs:
-    """A silent one-thread HiGHS model with ``seed`` as its random seed. HiGHS prints a
-    banner to file descriptor 1 when it is built, before any option can be set, so fd 1
-    goes to the null device meanwhile (as Pyomo's interface does)."""
+
+def quiet_highs(seed: int, deadline: Deadline | None = None) -> highspy.Highs:
+    """A silent one-thread HiGHS model with ``seed`` as its random seed, interrupted at
+    ``deadline`` (:meth:`Deadline.interrupt`). HiGHS prints a banner to file descriptor 1
+    when it is built, before any option can be set, so fd 1 goes to the null device
+    meanwhile (as Pyomo's interface does)."""
     sys.stdout.flush()
     saved = os.dup(1)
     try:
@@ -137,6 +148,8 @@ def quiet_highs(seed: int) -> highspy.Highs:
         os.close(saved)
     for option, value in (("output_flag", False), ("threads", THREADS), ("random_seed", seed)):
         highs.setOptionValue(option, value)
+    if deadline is not None:
+        deadline.interrupt(highs)
     return highs
 
 
@@ -260,9 +273,11 @@ class Pricer:
     tail state within a slot, so that one pass over the slots gives every state's least
     priced cost to the sink."""
 
-    def __init__(self, model: ExpandedModel, rows: MasterRows) -> None:
+    def __init__(self, model: ExpandedModel, rows: MasterRows,
+                 deadline: Deadline | None = None) -> None:
         self.model = model
         inst = model.instance
+        deadline = deadline or Deadline.never()
         n1 = inst.n_nodes
         sends = np.flatnonzero(model.arc_sub_slot >= 0)
         sub_row = rows.subcarrier_row[model.arc_sub_slot[sends],
@@ -279,6 +294,7 @@ class Pricer:
         self._held_level = model.arc_level[self._held].astype(float)
         self._tasks: list[tuple[int, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]] = []
         for q in range(inst.n_tasks):
+            deadline.check(SETUP_STAGE)
             arcs = np.flatnonzero(model.arc_task == q)
             tail_slot = model.state_slot[model.arc_tail[arcs]]
             order = np.lexsort((model.arc_tail[arcs], -tail_slot))
@@ -314,15 +330,19 @@ class Pricer:
         """(a,) int64, the ids of ``task``'s arcs (every kind)."""
         return self._tasks[task][1]
 
-    def shortest(self, priced: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    def shortest(self, priced: np.ndarray, deadline: Deadline | None = None
+                 ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Per task, the least priced cost of a plan (Q,) and one such plan's arcs (ties
         broken by arc order, deterministically); ``inf`` and no arcs when every plan of
-        the task has an arc priced ``inf`` (forbidden by branching)."""
+        the task has an arc priced ``inf`` (forbidden by branching). Raises
+        :class:`TimeUp` once ``deadline`` has passed (checked per task)."""
         m = self.model
+        deadline = deadline or Deadline.never()
         value = np.full(m.n_states, np.inf)
         value[m.task_sink] = 0.0
         costs, plans = np.zeros(len(self._tasks)), []
         for q, (start, _, passes) in enumerate(self._tasks):
+            deadline.check(COLGEN_STAGE)
             for part, first in passes:
                 through = priced[part] + value[m.arc_head[part]]
                 value[m.arc_tail[part[first]]] = np.minimum.reduceat(through, first)
@@ -346,12 +366,13 @@ class Master:
     task held so far is allowed; column ``c`` of :attr:`columns` is HiGHS's ``Q + c``.
     """
 
-    def __init__(self, rows: MasterRows, seed: int, artificial_cost: float) -> None:
+    def __init__(self, rows: MasterRows, seed: int, artificial_cost: float,
+                 deadline: Deadline | None = None) -> None:
         self.rows = rows
         self.columns: list[Column] = []
         self._keys: set[tuple[int, ...]] = set()
         self._upper = np.zeros(0)
-        self.highs = quiet_highs(seed)
+        self.highs = quiet_highs(seed, deadline)
         self.highs.setOptionValue("solver", "simplex")
         q = rows.n_tasks
         lower = np.r_[np.ones(q), np.full(rows.n_rows - q, -highspy.kHighsInf)]
@@ -410,11 +431,13 @@ class Master:
 
 
 def solve_integer(rows: MasterRows, columns: list[Column], seed: int, max_nodes: int,
-                  time_limit_s: float) -> tuple[str, np.ndarray | None]:
+                  deadline: Deadline) -> tuple[str, np.ndarray | None]:
     """Price-and-branch: the master over ``columns`` with binary weights, solved by HiGHS
-    within ``max_nodes`` branch-and-bound nodes. HiGHS's status name and the chosen
-    column ids (None without a solution)."""
-    highs = quiet_highs(seed)
+    within ``max_nodes`` branch-and-bound nodes, stopped at ``deadline`` (HiGHS's time
+    limit and its interrupt callbacks). HiGHS's status name and the chosen column ids
+    (None without a solution)."""
+    highs = quiet_highs(seed, deadline)
+    time_limit_s = deadline.left()
     for option, value in (("mip_rel_gap", 1e-9), ("mip_max_nodes", max_nodes),
                           ("time_limit", max(time_limit_s, MIN_SOLVE_TIME_S))):
         highs.setOptionValue(option, value)
@@ -431,6 +454,8 @@ def solve_integer(rows: MasterRows, columns: list[Column], seed: int, max_nodes:
                                 np.full(len(columns), highspy.HighsVarType.kInteger))
     highs.run()
     status = highs.modelStatusToString(highs.getModelStatus())
+    if highs.getModelStatus() == highspy.HighsModelStatus.kInterrupt:
+        status = "Time limit reached"  # our deadline, through the interrupt callback
     if highs.getInfo().primal_solution_status != 2:  # 2: a feasible solution
         return status, None
     x = np.asarray(highs.getSolution().col_value)
@@ -513,7 +538,10 @@ def column_generation(maker: ColumnMaker, rows: MasterRows, master: Master,
         for attempt, price in enumerate(tries):
             priced = pricer.arc_prices(_capacity_prices(rows, price), price)
             priced[forbidden] = np.inf
-            values, plans = pricer.shortest(priced)
+            try:
+                values, plans = pricer.shortest(priced, Deadline(deadline))
+            except TimeUp:
+                return result(False, iteration, "time")
             lagrangian = float(values.sum() - price @ rows.upper)
             if lagrangian > best_bound:
                 best_bound, centre, stalled = lagrangian, price, -1
@@ -752,8 +780,7 @@ class BranchAndPrice:
         if time.perf_counter() >= self.deadline:
             return "not run"
         status, chosen = solve_integer(self.rows, self.master.columns, self.seed,
-                                       self.limits.max_mip_nodes,
-                                       self.deadline - time.perf_counter())
+                                       self.limits.max_mip_nodes, Deadline(self.deadline))
         if chosen is not None:
             self.incumbent.offer(self.model.instance, self.schedule_of(chosen))
         return status
@@ -837,8 +864,11 @@ class ColumnGeneration(Solver):
     a lower bound and the best schedule it finds.
 
     Args:
-        time_limit_s: default wall-clock limit of :meth:`solve` (a stop, recorded; the
-            model build is not cut).
+        time_limit_s: default wall-clock limit of :meth:`solve` (a stop, recorded): the
+            model build, the set-up, pricing and every HiGHS run are cut at it
+            (:mod:`solvers.exact.deadline`), so a run returns within
+            :data:`~solvers.exact.deadline.GRACE_S` of it, apart from ``greedy``'s
+            first schedule.
         max_iterations: pricing rounds per branch-and-price node.
         max_columns: plans the master may hold.
         max_nodes: branch-and-price nodes (1: the root only, i.e. the master LP's bound
@@ -863,23 +893,29 @@ class ColumnGeneration(Solver):
               time_limit_s: float | None = None) -> SolveResult:
         begin = time.perf_counter()
         deadline = begin + (self.time_limit_s if time_limit_s is None else time_limit_s)
-        model = build(instance)
-        rows = master_rows(model)
-        maker = ColumnMaker(model, rows)
         greedy = GreedyLookahead().solve(instance, seed=seed).schedule
         incumbent = Incumbent.first(instance, greedy)
         greedy_objective = incumbent.value
-        master = Master(rows, seed, ARTIFICIAL_COST_PER_PENALTY * max(instance.penalty, 1.0))
-        drops = np.flatnonzero(model.arc_kind == DROP)
-        for q in range(instance.n_tasks):
-            master.add(maker.make(q, drops[model.arc_task[drops] == q]))
-        seeded = 0
-        completed = incumbent.evaluation.task_completed
-        for task in np.flatnonzero(completed if completed is not None else []).tolist():
-            arcs = plan_arcs(model, incumbent.schedule, task)
-            if arcs is not None:
-                seeded += master.add(maker.make(task, arcs))
-        pricer = Pricer(model, rows)
+        try:
+            model = build(instance, deadline=Deadline(deadline))
+            Deadline(deadline).check(SETUP_STAGE)
+            rows = master_rows(model)
+            maker = ColumnMaker(model, rows)
+            Deadline(deadline).check(SETUP_STAGE)
+            master = Master(rows, seed, ARTIFICIAL_COST_PER_PENALTY * max(instance.penalty, 1.0),
+                            Deadline(deadline))
+            drops = np.flatnonzero(model.arc_kind == DROP)
+            for q in range(instance.n_tasks):
+                master.add(maker.make(q, drops[model.arc_task[drops] == q]))
+            seeded = 0
+            completed = incumbent.evaluation.task_completed
+            for task in np.flatnonzero(completed if completed is not None else []).tolist():
+                arcs = plan_arcs(model, incumbent.schedule, task)
+                if arcs is not None:
+                    seeded += master.add(maker.make(task, arcs))
+            pricer = Pricer(model, rows, Deadline(deadline))
+        except TimeUp as stop:
+            return self._cut_short(incumbent, stop.stage, begin)
         build_s = time.perf_counter() - begin
 
         found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed,
@@ -902,4 +938,20 @@ class ColumnGeneration(Solver):
             "stopped_by_time": found.stopped_by_time, "n_arcs": model.n_arcs,
             "n_states": model.n_states, "n_rows": rows.n_rows, "build_time_s": build_s,
             "search_time_s": wall - build_s, "wall_time_s": wall}
+        return SolveResult(incumbent.schedule, status, wall, info)
+
+    def _cut_short(self, incumbent: Incumbent, stage: str, begin: float) -> SolveResult:
+        """The result of a run whose time limit passed before the search began: ``greedy``'s
+        schedule (or the all-failed one) and the bound 0 (no cost is negative)."""
+        wall = time.perf_counter() - begin
+        objective = incumbent.value
+        info: dict[str, Any] = {
+            "bound": 0.0, "solver_objective": objective, "gap": relative_gap(objective, 0.0),
+            "bound_method": "none (stopped by time)", "root_bound": 0.0,
+            "root_lp_value": None, "root_converged": False, "nodes": 0, "open_nodes": 1,
+            "iterations": 0, "mispricings": 0, "lp_failures": 0, "columns": 0,
+            "greedy_columns": 0, "greedy_objective": objective, "mip_status": "not run",
+            "stopped_by_time": [stage], "n_arcs": None, "n_states": None, "n_rows": None,
+            "build_time_s": wall, "search_time_s": 0.0, "wall_time_s": wall}
+        status = "optimal" if objective <= 0.0 else "timeout"
         return SolveResult(incumbent.schedule, status, wall, info)

@@ -81,6 +81,7 @@ from dcibench.physics import (
     window_minimum,
 )
 from dcibench.types import Hop, Instance, Schedule
+from solvers.exact.deadline import Deadline
 
 HOP, WAIT, DROP = 0, 1, 2
 """Values of :attr:`ExpandedModel.arc_kind`."""
@@ -301,7 +302,7 @@ def _fits(opts: _Options, cap: np.ndarray, slots_left: int) -> np.ndarray:
 
 
 def _task_graph(instance: Instance, table: _OptionTable, window_cap: np.ndarray,
-                task: int, prune: bool) -> _TaskGraph:
+                task: int, prune: bool, deadline: Deadline) -> _TaskGraph:
     """Forward search of one task's states, slot by slot (every arc moves forward in time),
     then, when pruning, the backward search of the states that can still complete.
     Without pruning every state of the task's window is kept."""
@@ -313,6 +314,7 @@ def _task_graph(instance: Instance, table: _OptionTable, window_cap: np.ndarray,
         reached[:] = True
     tails, options, heads = [], [], []
     for dt in range(k_max):
+        deadline.check(BUILD_STAGE)
         t = arrival + dt
         for n, i0 in np.argwhere(reached[dt]):
             start, opts = table.get(t, int(n), int(i0) + 1)
@@ -351,13 +353,14 @@ def _completable_part(graph: _TaskGraph, start: int) -> _TaskGraph:
 
 
 def _unpruned_count(instance: Instance, table: _OptionTable, window_cap: np.ndarray,
-                    task: int) -> int:
+                    task: int, deadline: Deadline) -> int:
     """Number of hop arcs of the task with ``prune=False``: every valid arc of every state
     of its window (counted without building them)."""
     n1, layers, k_max = instance.n_nodes, instance.n_layers, instance.deadline_slots
     arrival = int(instance.task_arrival[task])
     total = 0
     for dt in range(k_max):
+        deadline.check(BUILD_STAGE)
         cap = window_cap[arrival + dt]
         for n in range(n1):
             for i0 in range(layers):
@@ -366,20 +369,31 @@ def _unpruned_count(instance: Instance, table: _OptionTable, window_cap: np.ndar
     return total
 
 
-def build(instance: Instance, prune: bool = True) -> ExpandedModel:
-    """The time-expanded model of ``instance`` (see the module docstring)."""
+BUILD_STAGE = "model build"
+"""The stage :class:`~solvers.exact.deadline.TimeUp` names when :func:`build` is cut."""
+
+
+def build(instance: Instance, prune: bool = True,
+          deadline: Deadline | None = None) -> ExpandedModel:
+    """The time-expanded model of ``instance`` (see the module docstring). Raises
+    :class:`~solvers.exact.deadline.TimeUp` (stage :data:`BUILD_STAGE`) once ``deadline``
+    has passed (checked once per slot of each task)."""
+    deadline = deadline or Deadline.never()
     phys = physics_of(instance)
     per_sub = subcarriers_differ(instance)
     table = _OptionTable(phys, per_sub)
     units = capacity_units(instance)
     window_cap = window_minimum(units, instance.deadline_slots, -1)  # (H, K, N1)
-    graphs = [_task_graph(instance, table, window_cap, q, prune) for q in range(instance.n_tasks)]
+    graphs = [_task_graph(instance, table, window_cap, q, prune, deadline)
+              for q in range(instance.n_tasks)]
+    deadline.check(BUILD_STAGE)
     model = _assemble(instance, table, units, graphs, prune)
     if not prune:
         return model
     waits_and_drops = instance.n_tasks * (instance.deadline_slots + 1) * instance.n_nodes \
         * instance.n_layers
-    hops = sum(_unpruned_count(instance, table, window_cap, q) for q in range(instance.n_tasks))
+    hops = sum(_unpruned_count(instance, table, window_cap, q, deadline)
+               for q in range(instance.n_tasks))
     return dataclasses.replace(model, n_arcs_unpruned=hops + waits_and_drops)
 
 

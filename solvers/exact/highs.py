@@ -3,11 +3,14 @@ thread count is :data:`solvers.exact.common.THREADS`)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+
+from solvers.exact.deadline import Deadline
 
 NO_UPDATES = {key: False for key in (
     "check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
@@ -17,13 +20,91 @@ NO_UPDATES = {key: False for key in (
 and has not changed since."""
 
 
-def handed_over(m: pyo.ConcreteModel) -> Any:
-    """Pyomo's HiGHS interface holding ``m``. Handing a model over takes as long as
-    building it, so callers time it with the build, not against HiGHS's limit; solve it
-    with ``auto_updates=NO_UPDATES``."""
+HANDOVER_STAGE = "model hand-over"
+"""The stage :class:`~solvers.exact.deadline.TimeUp` names when :func:`handed_over` is
+cut."""
+
+HANDOVER_TERMS = 20_000
+"""Constraint terms handed to HiGHS between two deadline checks."""
+
+
+def handed_over(m: pyo.ConcreteModel, deadline: Deadline | None = None) -> Any:
+    """Pyomo's HiGHS interface holding ``m``, interrupted at ``deadline`` whenever it
+    solves (:meth:`Deadline.interrupt` on the highspy model inside). Handing a model over
+    takes as long as building it, so callers time it with the build, not against HiGHS's
+    limit; solve it with ``auto_updates=NO_UPDATES``.
+
+    The constraints go over in chunks of about :data:`HANDOVER_TERMS` terms, in the order
+    ``set_instance`` would take them (so HiGHS gets the same columns and rows in the same
+    order), with a deadline check before each chunk and before the objective: raises
+    :class:`~solvers.exact.deadline.TimeUp` (stage :data:`HANDOVER_STAGE`)."""
+    deadline = deadline or Deadline.never()
     highs = SolverFactory("highs")
-    highs.set_instance(m)
+    blocks = list(m.component_objects(pyo.Constraint, active=True))
+    objectives = list(m.component_objects(pyo.Objective, active=True))
+    constraints = list(m.component_data_objects(pyo.Constraint, active=True))
+    for component in blocks + objectives:
+        component.deactivate()
+    try:
+        highs.set_instance(m)  # variables only as constraints name them: none yet
+    finally:
+        for component in blocks + objectives:
+            component.activate()
+    chunk: list[Any] = []
+    terms = 0
+    for con in constraints:
+        chunk.append(con)
+        terms += con.body.nargs()
+        if terms >= HANDOVER_TERMS:
+            deadline.check(HANDOVER_STAGE)
+            highs.add_constraints(chunk)
+            chunk, terms = [], 0
+    deadline.check(HANDOVER_STAGE)
+    if chunk:
+        highs.add_constraints(chunk)
+    deadline.check(HANDOVER_STAGE)
+    for objective in objectives:
+        highs.set_objective(objective)
+    deadline.interrupt(highs._solver_model)
     return highs
+
+
+class _QuietInterrupt(logging.Filter):
+    """Drops Pyomo's warning about HiGHS's ``kInterrupt`` status, which our deadline
+    callbacks cause on purpose (Pyomo then reports the termination as unknown; callers
+    read HiGHS's own status, :func:`interrupted`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "kInterrupt" not in record.getMessage()
+
+
+logging.getLogger("pyomo.contrib.solver.solvers.highs").addFilter(_QuietInterrupt())
+
+
+def column_values(highs: Any, variables: list[Any]) -> Any:
+    """A function that reads the values of ``variables`` (Pyomo variables held by
+    Pyomo's HiGHS interface ``highs``) in HiGHS's last solution as an array, without
+    loading them into Pyomo (which takes seconds on millions of variables); 0 for a
+    variable HiGHS does not hold."""
+    import numpy as np
+
+    index = highs._pyomo_var_to_solver_var_map
+    col = np.array([index.get(id(v), -1) for v in variables], dtype=np.int64)
+
+    def read() -> Any:
+        values = np.asarray(highs._solver_model.getSolution().col_value, dtype=float)
+        return np.where(col >= 0, values[np.maximum(col, 0)], 0.0)
+
+    return read
+
+
+def interrupted(highs: Any) -> bool:
+    """Whether the last solve of Pyomo's HiGHS interface ``highs`` was stopped by an
+    interrupt callback (our deadline)."""
+    import highspy
+
+    status = highs._solver_model.getModelStatus()
+    return bool(status == highspy.HighsModelStatus.kInterrupt)
 
 
 def highs_status(termination: TerminationCondition, solution: SolutionStatus) -> str:
