@@ -564,8 +564,8 @@ def test_adjacency_is_pyg_gcn_normalisation() -> None:
     dense = torch.zeros(n, n).index_put_((target, source), weight, accumulate=True)
     h = torch.randn(n, 7, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(adjacency(batch).apply(h), dense @ h, atol=1e-6)
-    rows = torch.tensor([3, 0, n - 1])
-    assert torch.allclose(adjacency(batch, rows).apply(h), (dense @ h)[rows], atol=1e-6)
+    rows = torch.tensor([3, 0, n - 1, 3])
+    assert torch.allclose(adjacency(batch).rows(rows).apply(h), (dense @ h)[rows], atol=1e-6)
 
 
 def test_hop_features_describe_each_pairs_hops() -> None:

@@ -54,7 +54,7 @@ def greedy_action(net: QNetwork, state: DecisionState, options: HopOptions,
     valid cell has the highest Q, and that cell."""
     if net.training:
         net.eval()
-    with torch.no_grad():
+    with torch.inference_mode():
         batch = collate([state], device)
         best = net.best_cells(net(batch), batch)
         pair = int(torch.argmax(best.value))

@@ -151,32 +151,41 @@ class Adjacency:
         """(V_out, d): the normalised adjacency times ``h`` (V, d)."""
         return self.matrix @ h + h[self.loop_rows] * self.loop_weight[:, None]
 
+    def rows(self, rows: torch.Tensor) -> Adjacency:
+        """The same adjacency on the target rows ``rows`` (R,) only, in that order (row
+        slices of the CSR matrix)."""
+        crow, col, value = (self.matrix.crow_indices(), self.matrix.col_indices(),
+                            self.matrix.values())
+        start, count = crow[rows], crow[rows + 1] - crow[rows]
+        new_crow = torch.zeros(rows.shape[0] + 1, dtype=crow.dtype, device=crow.device)
+        new_crow[1:] = torch.cumsum(count, 0)
+        within = torch.arange(int(new_crow[-1]), device=crow.device) - torch.repeat_interleave(
+            new_crow[:-1], count)
+        keep = torch.repeat_interleave(start, count) + within
+        return Adjacency(_csr(new_crow, col[keep], value[keep], (rows.shape[0], self.matrix.shape[1])),
+                         self.loop_rows[rows], self.loop_weight[rows])
 
-def adjacency(batch: GraphBatch, rows: torch.Tensor | None = None) -> Adjacency:
-    """The normalised adjacency of ``batch``; ``rows`` keeps only those target rows (in
-    that order), else all."""
+
+def _csr(crow: torch.Tensor, col: torch.Tensor, value: torch.Tensor,
+         shape: tuple[int, int]) -> torch.Tensor:
+    with warnings.catch_warnings():  # torch calls its CSR support beta on every build
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(crow, col, value, shape, check_invariants=False)
+
+
+def adjacency(batch: GraphBatch) -> Adjacency:
+    """The normalised adjacency of ``batch`` (V, V)."""
     n = batch.x.shape[0]
     source, target = batch.edge_index[0], batch.edge_index[1]
     weight = batch.edge_weight
     degree = torch.ones(n, dtype=weight.dtype, device=weight.device).index_add(0, target, weight)
     inv_sqrt = degree.rsqrt()
     norm = inv_sqrt[source] * weight * inv_sqrt[target]
-    loop = inv_sqrt * inv_sqrt
-    loop_rows = torch.arange(n, device=weight.device) if rows is None else rows
-    if rows is not None:
-        position = torch.full((n,), -1, dtype=torch.long, device=rows.device)
-        position[rows] = torch.arange(rows.shape[0], device=rows.device)
-        keep = position[target] >= 0
-        source, target, norm = source[keep], position[target[keep]], norm[keep]
-    n_out = loop_rows.shape[0]
     order = torch.argsort(target * n + source)
-    crow = torch.zeros(n_out + 1, dtype=torch.long, device=weight.device)
-    crow[1:] = torch.cumsum(torch.bincount(target, minlength=n_out), 0)
-    with warnings.catch_warnings():  # torch calls its CSR support beta on every build
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        matrix = torch.sparse_csr_tensor(crow, source[order], norm[order], (n_out, n),
-                                         check_invariants=False)
-    return Adjacency(matrix, loop_rows, loop[loop_rows])
+    crow = torch.zeros(n + 1, dtype=torch.long, device=weight.device)
+    crow[1:] = torch.cumsum(torch.bincount(target, minlength=n), 0)
+    return Adjacency(_csr(crow, source[order], norm[order], (n, n)),
+                     torch.arange(n, device=weight.device), inv_sqrt * inv_sqrt)
 
 
 _ADJACENCIES: weakref.WeakKeyDictionary[GraphBatch, tuple[Adjacency, Adjacency]] = \
@@ -190,9 +199,9 @@ def batch_adjacencies(batch: GraphBatch) -> tuple[Adjacency, Adjacency]:
     replay batch, CERL's fitness 2k (they carry no gradient: edge weights are data)."""
     cached = _ADJACENCIES.get(batch)
     if cached is None:
-        read = torch.cat([batch.compute_index, batch.task_index.reshape(-1)])
-        cached = (adjacency(batch), adjacency(batch, read))
-        _ADJACENCIES[batch] = cached
+        full = adjacency(batch)
+        read = full.rows(torch.cat([batch.compute_index, batch.task_index.reshape(-1)]))
+        cached = _ADJACENCIES[batch] = (full, read)
     return cached
 
 
@@ -274,12 +283,13 @@ class QNetwork(nn.Module):
                              f"hop features {self.config.hop_features}, as the network")
         n_graphs = batch.n_graphs
         n_compute = batch.compute_index.shape[0]
-        full, read_adjacency = batch_adjacencies(batch)
-        h = batch.x
-        for conv, norm in zip(self.convs[:-1], self.norms[:-1]):
+        full, read = batch_adjacencies(batch)
+        *inner, (last_conv, last_norm) = zip(self.convs, self.norms)  # slices of a
+        h = batch.x                                         # ModuleList cost a lot here
+        for conv, norm in inner:
             h = norm(torch.relu(conv(h, full)))
         pooled_mid = segment_mean(h, batch.graph_of_node, n_graphs)
-        h = self.norms[-1](torch.relu(self.convs[-1](h, read_adjacency)))
+        h = last_norm(torch.relu(last_conv(h, read)))
         h_compute, h_task = h[:n_compute], h[n_compute:]
         pooled = torch.cat([pooled_mid, segment_mean(h_compute, batch.graph_of_compute,
                                                      n_graphs)], dim=1)
