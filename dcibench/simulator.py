@@ -118,12 +118,21 @@ class HopOptions:
         next node ``nodes[m]``, subcarrier s, level v + 1 (canonical choices only).
         Computed on first use; the factor masks below do not need it."""
         if self._valid_cache is None:
-            sub = np.arange(self._free.shape[1])[None, None, :, None]
-            valid = self._base & self._free[self._k_idx, sub]
-            valid[:, 0] = False  # the own node sends nothing: subcarrier 0 is canonical
-            valid[:, 0, 0] = self._base[:, 0, 0]
-            self._valid_cache = valid
+            n_blocks, n_next = self._base.shape[:2]
+            jj, mm = np.divmod(np.arange(n_blocks * n_next), n_next)
+            self._valid_cache = self.cells(jj, mm).reshape(
+                n_blocks, n_next, self._free.shape[1], self._base.shape[3])
         return self._valid_cache
+
+    def cells(self, jj: np.ndarray, mm: np.ndarray) -> np.ndarray:
+        """Bool (P, S, V): ``valid[jj[p], mm[p]]`` for grid indices ``jj``, ``mm`` (P,)
+        (from :meth:`grid_index`), without building the whole grid."""
+        sub = np.arange(self._free.shape[1])[None, :, None]
+        cells = self._base[jj, mm] & self._free[self._k_idx[jj, mm], sub]
+        own = mm == 0  # the own node sends nothing: subcarrier 0 is canonical
+        cells[own] = False
+        cells[own, 0] = self._base[jj[own], 0, 0]
+        return cells
 
     def _exists(self) -> np.ndarray:
         """Bool (J, M, V): valid for at least one subcarrier."""

@@ -164,9 +164,9 @@ def pair_cell(options: HopOptions, last_layer: int, next_node: int) -> np.ndarra
 
 
 def pair_cells(options: HopOptions, pairs: np.ndarray) -> np.ndarray:
-    """Bool (P, S, levels): the valid cells of ``pairs`` (P, 2), read from the options'
-    full validity grid (one lookup, not P calls of :func:`pair_cell`)."""
-    return options.valid[options.grid_index(pairs)]
+    """Bool (P, S, levels): the valid cells of ``pairs`` (P, 2), in one lookup of the
+    options' validity rule (not P calls of :func:`pair_cell`)."""
+    return options.cells(*options.grid_index(pairs))
 
 
 def viable_cells(sim: OnlineSimulator, options: HopOptions, pairs: np.ndarray,
