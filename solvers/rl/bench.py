@@ -34,8 +34,11 @@ from solvers.rl.training import LOG_FILE
 
 def decision_latency(n_eds: int, episodes: int = 3, seed: int = 1) -> dict[str, float]:
     """Median wall and CPU milliseconds per greedy decision (encode + act) over
-    ``episodes`` episodes on generated instances of size ``n_eds``."""
-    net = QNetwork().eval()
+    ``episodes`` episodes on generated instances of size ``n_eds``, acted by an untrained
+    network seeded by ``seed`` (so every run times the same decisions)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = QNetwork().eval()
     wall, cpu, encode_ms = [], [], []
     for episode in range(episodes):
         sim = OnlineSimulator(generate(GeneratorParams(n_eds=n_eds, seed=seed + episode)))
