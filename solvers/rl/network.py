@@ -140,16 +140,19 @@ class Adjacency:
 
     Attributes:
         matrix: sparse CSR (V_out, V) of the normalised edge weights.
-        loop_rows, loop_weight: (V_out,) each output row's own input row and ``1 / d``.
+        loop_rows: (V_out,) each output row's own input row, or None when they are all
+            rows in order (no gather: on a replay batch it would copy every layer's input).
+        loop_weight: (V_out,) each output row's self-loop weight ``1 / d``.
     """
 
     matrix: torch.Tensor
-    loop_rows: torch.Tensor
+    loop_rows: torch.Tensor | None
     loop_weight: torch.Tensor
 
     def apply(self, h: torch.Tensor) -> torch.Tensor:
         """(V_out, d): the normalised adjacency times ``h`` (V, d)."""
-        return self.matrix @ h + h[self.loop_rows] * self.loop_weight[:, None]
+        own = h if self.loop_rows is None else h[self.loop_rows]
+        return self.matrix @ h + own * self.loop_weight[:, None]
 
     def rows(self, rows: torch.Tensor) -> Adjacency:
         """The same adjacency on the target rows ``rows`` (R,) only, in that order (row
@@ -163,7 +166,8 @@ class Adjacency:
             new_crow[:-1], count)
         keep = torch.repeat_interleave(start, count) + within
         return Adjacency(_csr(new_crow, col[keep], value[keep], (rows.shape[0], self.matrix.shape[1])),
-                         self.loop_rows[rows], self.loop_weight[rows])
+                         rows if self.loop_rows is None else self.loop_rows[rows],
+                         self.loop_weight[rows])
 
 
 def _csr(crow: torch.Tensor, col: torch.Tensor, value: torch.Tensor,
@@ -184,8 +188,7 @@ def adjacency(batch: GraphBatch) -> Adjacency:
     order = torch.argsort(target * n + source)
     crow = torch.zeros(n + 1, dtype=torch.long, device=weight.device)
     crow[1:] = torch.cumsum(torch.bincount(target, minlength=n), 0)
-    return Adjacency(_csr(crow, source[order], norm[order], (n, n)),
-                     torch.arange(n, device=weight.device), inv_sqrt * inv_sqrt)
+    return Adjacency(_csr(crow, source[order], norm[order], (n, n)), None, inv_sqrt * inv_sqrt)
 
 
 _ADJACENCIES: weakref.WeakKeyDictionary[GraphBatch, tuple[Adjacency, Adjacency]] = \
