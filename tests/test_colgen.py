@@ -155,3 +155,17 @@ def test_a_time_limit_stops_it_and_says_so() -> None:
     assert cut.status == "timeout" and cut.info["stopped_by_time"]
     assert evaluate(inst, cut.schedule).feasible
     assert 0.0 <= cut.info["bound"] <= full.info["bound"]
+
+
+def test_a_100_level_optimum_equals_the_milp_and_the_table() -> None:
+    """At the paper's 100 levels (``levels100-v1``): colgen and the MILP both prove the
+    optimum of p1-n5-q5-s0, equal to each other and to the set's table."""
+    path = SMALL_SET.parent / "levels100-v1" / "p1-n5-q5-s0.json"
+    inst = load_instance(path)
+    reference = reference_for(path).get(path.stem)
+    assert reference is not None and reference.optimum is not None
+    found = ColumnGeneration().solve(inst)
+    milp = MilpSolver().solve(inst)
+    assert found.status == milp.status == "optimal"
+    values = [evaluate(inst, r.schedule).objective for r in (found, milp)]
+    assert values == pytest.approx([reference.optimum.value] * 2, rel=MILP_TOL)
