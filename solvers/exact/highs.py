@@ -54,7 +54,7 @@ def handed_over(m: pyo.ConcreteModel, deadline: Deadline | None = None) -> Any:
     terms = 0
     for con in constraints:
         chunk.append(con)
-        terms += con.body.nargs()
+        terms += _terms(con.body)
         if terms >= HANDOVER_TERMS:
             deadline.check(HANDOVER_STAGE)
             highs.add_constraints(chunk)
@@ -67,6 +67,13 @@ def handed_over(m: pyo.ConcreteModel, deadline: Deadline | None = None) -> Any:
         highs.set_objective(objective)
     deadline.interrupt(highs._solver_model)
     return highs
+
+
+def _terms(body: Any) -> int:
+    """The terms of a constraint's body: its arguments, or 1 for a lone variable or
+    constant (which have none)."""
+    nargs = getattr(body, "nargs", None)
+    return int(nargs()) if callable(nargs) else 1
 
 
 class _QuietInterrupt(logging.Filter):
