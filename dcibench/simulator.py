@@ -148,13 +148,7 @@ class HopOptions:
 
     def _cell(self, j: int, m: int) -> np.ndarray:
         """Bool (S, V): validity for block index j and node index m."""
-        n_sub = self._free.shape[1]
-        if m == 0:
-            out = np.zeros((n_sub, self._base.shape[3]), dtype=bool)
-            out[0] = self._base[j, 0, 0]
-            return out
-        free = self._free[self._k_idx[j, m], np.arange(n_sub)[:, None]]
-        return self._base[j, m] & free
+        return self.cells(np.array([j]), np.array([m]))[0]
 
     # -- the four factors, one after the other -------------------------------------------
     def block_mask(self) -> np.ndarray:

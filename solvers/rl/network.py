@@ -287,8 +287,9 @@ class QNetwork(nn.Module):
         n_graphs = batch.n_graphs
         n_compute = batch.compute_index.shape[0]
         full, read = batch_adjacencies(batch)
-        *inner, (last_conv, last_norm) = zip(self.convs, self.norms)  # slices of a
-        h = batch.x                                         # ModuleList cost a lot here
+        # zip, not ModuleList slices: each slice builds a new ModuleList
+        *inner, (last_conv, last_norm) = zip(self.convs, self.norms)
+        h = batch.x
         for conv, norm in inner:
             h = norm(torch.relu(conv(h, full)))
         pooled_mid = segment_mean(h, batch.graph_of_node, n_graphs)

@@ -128,7 +128,7 @@ def _hop_table(sim: OnlineSimulator, options: HopOptions, pairs: np.ndarray
     jj, mm = options.grid_index(pairs)
     cost = options.metrics.cost.min(axis=2)[jj, mm] / inst.penalty  # (P, V)
     slots = np.minimum(options.metrics.slots.min(axis=2)[jj, mm], 255)
-    valid = options.valid.any(axis=2)[jj, mm]  # type: ignore[index]  # (P, V)
+    valid = options.cells(jj, mm).any(axis=1)  # (P, V)
     cycles_after = np.concatenate([np.cumsum(inst.profile.cycles[::-1])[::-1], [0.0]])
     need = (cycles_after[pairs[:, 0]] / inst.capacity_hz[pairs[:, 1]]
             / inst.slot_length_s).astype(np.float32)
