@@ -19,6 +19,7 @@ from test_exact import MILP_TOL, tiny_case
 from dcibench.evaluator import evaluate
 from dcibench.io import load_instance
 from dcibench.reference import reference_for
+from dcibench.registry import make_solver
 from dcibench.types import Instance
 from solvers.base import SolveResult
 from solvers.exact.colgen import ColumnGeneration, Pricer, master_rows
@@ -169,3 +170,27 @@ def test_a_100_level_optimum_equals_the_milp_and_the_table() -> None:
     assert found.status == milp.status == "optimal"
     values = [evaluate(inst, r.schedule).objective for r in (found, milp)]
     assert values == pytest.approx([reference.optimum.value] * 2, rel=MILP_TOL)
+
+
+def test_warm_starts_seed_the_incumbent_and_the_columns() -> None:
+    """Each ``warm_start`` solver's schedule is scored by the evaluator, seeds its completed
+    plans as columns, and bounds the result: with the search cut to the root's first
+    round, colgen still returns at most the best warm start (here ``lc`` beside
+    ``greedy``), and holds at least the plans ``greedy`` alone seeds."""
+    inst = load_instance(SMALL_SET / "p1-n8-q6-s0.json")
+    names = ("lc", "greedy")
+    values = {name: evaluate(inst, make_solver(name).solve(inst).schedule).objective
+              for name in names}
+    cut = {"max_iterations": 1, "max_nodes": 1}
+    both = ColumnGeneration(**cut, warm_start=",".join(names)).solve(inst)
+    alone = ColumnGeneration(**cut).solve(inst)
+    assert both.info["warm_start_objectives"] == pytest.approx(values, rel=1e-12)
+    assert alone.info["warm_start_objectives"] == pytest.approx({"greedy": values["greedy"]})
+    assert evaluate(inst, both.schedule).objective <= min(values.values()) * (1 + BOUND_TOL)
+    assert both.info["warm_start_columns"] >= alone.info["warm_start_columns"] > 0
+
+
+@pytest.mark.parametrize("names", ["", "colgen", "greedy,nosuch"])
+def test_a_bad_warm_start_is_refused_naming_the_option(names: str) -> None:
+    with pytest.raises(ValueError, match="warm_start"):
+        ColumnGeneration(warm_start=names)

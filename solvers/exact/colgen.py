@@ -60,8 +60,13 @@ Every schedule is scored by the evaluator, which alone decides the incumbent (``
 schedule to begin with). The status is ``"optimal"`` only when the evaluated objective is
 within :data:`PROVEN_REL_TOL` of the bound.
 
-**Initial columns**: every task's all-failed plan and, for each task ``greedy`` completes,
-its ``greedy`` plan (when its hops are arcs of the pruned graph).
+**Initial columns**: every task's all-failed plan and, for each task a warm-start
+schedule completes, its plan there (when its hops are arcs of the pruned graph). The
+warm-start schedules come from the registered solvers named by ``warm_start`` (default
+``greedy`` alone; ``bound``'s schedule, ``rollout``'s with the MILP's on small components
+of the link graph, is the strongest one cheap enough), solved in that order with their
+default options and the time left; the best of them the evaluator accepts is the first
+incumbent.
 
 **Reproducible.** The iteration, column and node limits and the MILP's node limit decide
 the result; HiGHS runs on one thread, deterministically. A time limit only stops a stage;
@@ -69,8 +74,8 @@ the status is then ``"timeout"`` and ``info["stopped_by_time"]`` names the stage
 It is honoured everywhere (:mod:`solvers.exact.deadline`): the model build and the
 master's set-up check it in their loops, pricing once per task, and every HiGHS run
 (master LP, price-and-branch MILP, root cuts included) stops at it through HiGHS's
-interrupt callbacks. A run cut before the search returns ``greedy``'s schedule (the
-all-failed one if the evaluator rejected it) with the bound 0.
+interrupt callbacks. A run cut before the search returns the best warm-start schedule
+(the all-failed one if the evaluator rejected them all) with the bound 0.
 
 Units: costs in objective units; ``mu`` per capacity unit (one level) held in one slot,
 ``sigma`` per transfer. Shapes: ``Q`` tasks, ``H`` slots, ``N1`` nodes, ``A`` arcs,
@@ -82,6 +87,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +96,7 @@ import numpy as np
 
 from dcibench.evaluator import Evaluation, evaluate
 from dcibench.physics import held_slots
+from dcibench.registry import make_solver, solver_names
 from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
 from solvers.exact.common import MIN_SOLVE_TIME_S, THREADS, relative_gap
@@ -102,6 +109,9 @@ DEFAULT_MAX_ITERATIONS = 200
 
 DEFAULT_MAX_COLUMNS = 20_000
 """Plans the restricted master may hold."""
+
+DEFAULT_WARM_START: tuple[str, ...] = (GreedyLookahead.name,)
+"""The solvers whose schedules seed the master and the incumbent."""
 
 DEFAULT_MAX_NODES = 200
 """Branch-and-price nodes."""
@@ -640,6 +650,19 @@ class Incumbent:
             self.schedule, self.evaluation, self.value = schedule, checked, checked.objective
 
 
+def warm_start_names(names: str | Sequence[str]) -> tuple[str, ...]:
+    """``names`` (a sequence, or one string separated by commas) as a tuple of registered
+    solver names; ValueError naming the option for an empty list, ``colgen`` itself or an
+    unknown name."""
+    found = tuple(n.strip() for n in (names.split(",") if isinstance(names, str) else names))
+    known = set(solver_names()) - {ColumnGeneration.name}
+    bad = [n for n in found if n not in known]
+    if not found or bad:
+        raise ValueError(f"warm_start: expected registered solver names other than colgen, "
+                         f"got {list(found)!r} (valid: {', '.join(sorted(known))})")
+    return found
+
+
 @dataclass(frozen=True)
 class Limits:
     """What decides a run's result: pricing rounds per node, plans held, branch-and-price
@@ -867,14 +890,17 @@ class ColumnGeneration(Solver):
         time_limit_s: default wall-clock limit of :meth:`solve` (a stop, recorded): the
             model build, the set-up, pricing and every HiGHS run are cut at it
             (:mod:`solvers.exact.deadline`), so a run returns within
-            :data:`~solvers.exact.deadline.GRACE_S` of it, apart from ``greedy``'s
-            first schedule.
+            :data:`~solvers.exact.deadline.GRACE_S` of it, apart from the warm-start
+            solvers' schedules (each told the time left).
         max_iterations: pricing rounds per branch-and-price node.
         max_columns: plans the master may hold.
         max_nodes: branch-and-price nodes (1: the root only, i.e. the master LP's bound
             and price-and-branch).
         max_mip_nodes: branch-and-bound nodes of each price-and-branch MILP.
         smoothing: Wentges' smoothing weight (0: none).
+        warm_start: registered solver names (a sequence, or one string with names
+            separated by commas) whose schedules seed the master's columns and the
+            incumbent, in that order.
     """
 
     name = "colgen"
@@ -885,17 +911,24 @@ class ColumnGeneration(Solver):
                  max_iterations: int = DEFAULT_MAX_ITERATIONS,
                  max_columns: int = DEFAULT_MAX_COLUMNS, max_nodes: int = DEFAULT_MAX_NODES,
                  max_mip_nodes: int = DEFAULT_MAX_MIP_NODES,
-                 smoothing: float = DEFAULT_SMOOTHING) -> None:
+                 smoothing: float = DEFAULT_SMOOTHING,
+                 warm_start: str | Sequence[str] = DEFAULT_WARM_START) -> None:
         self.time_limit_s = time_limit_s
         self.limits = Limits(max_iterations, max_columns, max_nodes, max_mip_nodes, smoothing)
+        self.warm_start = warm_start_names(warm_start)
 
     def solve(self, instance: Instance, *, seed: int = 0,
               time_limit_s: float | None = None) -> SolveResult:
         begin = time.perf_counter()
         deadline = begin + (self.time_limit_s if time_limit_s is None else time_limit_s)
-        greedy = GreedyLookahead().solve(instance, seed=seed).schedule
-        incumbent = Incumbent.first(instance, greedy)
-        greedy_objective = incumbent.value
+        warm = [(name, make_solver(name).solve(
+                    instance, seed=seed, time_limit_s=max(deadline - time.perf_counter(),
+                                                          MIN_SOLVE_TIME_S)).schedule)
+                for name in self.warm_start]
+        incumbent = Incumbent.first(instance, warm[0][1])
+        for _, schedule in warm[1:]:
+            incumbent.offer(instance, schedule)
+        warm_values = {name: evaluate(instance, schedule).objective for name, schedule in warm}
         try:
             model = build(instance, deadline=Deadline(deadline))
             Deadline(deadline).check(SETUP_STAGE)
@@ -908,14 +941,17 @@ class ColumnGeneration(Solver):
             for q in range(instance.n_tasks):
                 master.add(maker.make(q, drops[model.arc_task[drops] == q]))
             seeded = 0
-            completed = incumbent.evaluation.task_completed
-            for task in np.flatnonzero(completed if completed is not None else []).tolist():
-                arcs = plan_arcs(model, incumbent.schedule, task)
-                if arcs is not None:
-                    seeded += master.add(maker.make(task, arcs))
+            for _, schedule in warm:
+                checked = evaluate(instance, schedule)
+                if not checked.feasible or checked.task_completed is None:
+                    continue
+                for task in np.flatnonzero(checked.task_completed).tolist():
+                    arcs = plan_arcs(model, schedule, task)
+                    if arcs is not None:
+                        seeded += master.add(maker.make(task, arcs))
             pricer = Pricer(model, rows, Deadline(deadline))
         except TimeUp as stop:
-            return self._cut_short(incumbent, stop.stage, begin)
+            return self._cut_short(incumbent, warm_values, stop.stage, begin)
         build_s = time.perf_counter() - begin
 
         found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed,
@@ -933,16 +969,17 @@ class ColumnGeneration(Solver):
             "nodes": found.nodes, "open_nodes": found.open_nodes,
             "iterations": found.iterations, "mispricings": found.mispricings,
             "lp_failures": found.lp_failures,
-            "columns": len(master.columns), "greedy_columns": seeded,
-            "greedy_objective": greedy_objective, "mip_status": found.mip_status,
+            "columns": len(master.columns), "warm_start_columns": seeded,
+            "warm_start_objectives": warm_values, "mip_status": found.mip_status,
             "stopped_by_time": found.stopped_by_time, "n_arcs": model.n_arcs,
             "n_states": model.n_states, "n_rows": rows.n_rows, "build_time_s": build_s,
             "search_time_s": wall - build_s, "wall_time_s": wall}
         return SolveResult(incumbent.schedule, status, wall, info)
 
-    def _cut_short(self, incumbent: Incumbent, stage: str, begin: float) -> SolveResult:
-        """The result of a run whose time limit passed before the search began: ``greedy``'s
-        schedule (or the all-failed one) and the bound 0 (no cost is negative)."""
+    def _cut_short(self, incumbent: Incumbent, warm_values: dict[str, float | None],
+                   stage: str, begin: float) -> SolveResult:
+        """The result of a run whose time limit passed before the search began: the best
+        warm-start schedule (or the all-failed one) and the bound 0 (no cost is negative)."""
         wall = time.perf_counter() - begin
         objective = incumbent.value
         info: dict[str, Any] = {
@@ -950,7 +987,8 @@ class ColumnGeneration(Solver):
             "bound_method": "none (stopped by time)", "root_bound": 0.0,
             "root_lp_value": None, "root_converged": False, "nodes": 0, "open_nodes": 1,
             "iterations": 0, "mispricings": 0, "lp_failures": 0, "columns": 0,
-            "greedy_columns": 0, "greedy_objective": objective, "mip_status": "not run",
+            "warm_start_columns": 0, "warm_start_objectives": warm_values,
+            "mip_status": "not run",
             "stopped_by_time": [stage], "n_arcs": None, "n_states": None, "n_rows": None,
             "build_time_s": wall, "search_time_s": 0.0, "wall_time_s": wall}
         status = "optimal" if objective <= 0.0 else "timeout"
