@@ -200,14 +200,19 @@ def state_values(evaluator: QNetwork, states: list[DecisionState] | GraphBatch,
         states = collate(states, device)
     with torch.no_grad():
         evaluator.eval()
-        q_eval = evaluator.cell_values(evaluator(states), states)
+        out = evaluator(states)
         if selector is None:
-            best = q_eval.flatten(1).amax(dim=1)
+            best = evaluator.best_cells(out, states).value
             return segment_max(best, states.pair_graph, states.n_graphs)[0]
         selector.eval()
         chosen = selector.best_cells(selector(states), states)
         _, pair = segment_max(chosen.value, states.pair_graph, states.n_graphs)
-        return q_eval[pair, chosen.subcarrier[pair], chosen.level_index[pair]]
+        # the evaluator's Q of the chosen cells only: its advantages on those B pairs
+        hop_levels = None if states.hop_levels is None else states.hop_levels[pair]
+        advantages = evaluator.cell_advantages(out.hidden[pair], states.cells.shape[2],
+                                               states.subcarrier_share[pair], hop_levels)
+        return evaluator.cell_q(out.q[pair], advantages, states.cells[pair],
+                                chosen.subcarrier[pair], chosen.level_index[pair])
 
 
 def td_targets(batch: list[Transition] | ReplayBatch, evaluator: QNetwork,
