@@ -3,33 +3,39 @@ its limit returns within the limit plus a grace, with a schedule the evaluator a
 valid bound (at most the set's proven optimum) and the stage it was cut in.
 
 No tight timing: the machine is shared. Each limit is far below what the run needs, and
-the overrun is checked against :data:`~solvers.exact.deadline.GRACE_S` (colgen) or a
-wider grace (milp, whose HiGHS MIP start checks neither its time limit nor its interrupt
-callbacks for a few seconds; see docs/exact.md).
+the overrun is checked against :data:`~solvers.exact.deadline.GRACE_S`. ``milp`` meets it
+through its hard stop (:mod:`solvers.exact.hard_stop`: HiGHS solves in a forked child,
+killed past the deadline), checked here with a solve made to overrun.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pyomo.contrib.solver.solvers.highs import Highs
 
 from dcibench.evaluator import evaluate
 from dcibench.io import load_instance
 from dcibench.reference import reference_for
 from solvers.base import Solver
+from solvers.exact import hard_stop
 from solvers.exact.colgen import ColumnGeneration
 from solvers.exact.deadline import GRACE_S, Deadline, TimeUp
 from solvers.exact.expanded import BUILD_STAGE, build
-from solvers.exact.milp import MilpSolver
+from solvers.exact.hard_stop import WRAP_UP_S, run_until
+from solvers.exact.milp import KILLED_STAGE, MilpSolver
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = REPO / "instances" / "small-v1"
 PAPER = REPO / "instances" / "paper-v1"
+TINY = REPO / "instances" / "tiny-v1" / "p1-n2-q4-s0.json"
+"""An instance HiGHS solves in a fraction of a second."""
 BOUND_TOL = 1e-9
-MILP_GRACE_S = 15.0
-"""How far past its limit a ``milp`` run may return (see the module docstring)."""
 
 
 def timed(solver: Solver, path: Path, limit: float) -> tuple[float, object, object]:
@@ -100,9 +106,126 @@ def test_milp_cut_by_its_limit(limit: float) -> None:
     """p1-n5-q6-s0 takes the MILP about 50 s: 0.05 s cut the build, 2 s HiGHS."""
     path = SMALL / "p1-n5-q6-s0.json"
     elapsed, result, evaluation = timed(MilpSolver(), path, limit)
-    check_cut(result, evaluation, limit, elapsed, MILP_GRACE_S,
-              table_value(path, optimum=True))
+    check_cut(result, evaluation, limit, elapsed, GRACE_S, table_value(path, optimum=True))
     if limit == 0.05:
         assert result.status == "timeout"
         assert result.info["stopped_by_time"][0] in (BUILD_STAGE, "Pyomo model build",
                                                      "model hand-over")
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the children :mod:`solvers.exact.hard_stop` forks (recorded in the
+    parent)."""
+    pids: list[int] = []
+    fork = os.fork
+
+    def recorded() -> int:
+        pid = fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(hard_stop.os, "fork", recorded)
+    return pids
+
+
+def assert_gone(pids: list[int]) -> None:
+    """Every child in ``pids`` has ended and been reaped (no zombie, no orphan)."""
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # not our child any more: reaped
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # no such process
+
+
+def solve_then(monkeypatch: pytest.MonkeyPatch, after: Any) -> None:
+    """Makes Pyomo's HiGHS solve run as usual (reporting its incumbents), then call
+    ``after()`` before it returns: a HiGHS that will not return in time, or dies."""
+    solve = Highs.solve
+
+    def then(self: Any, *args: Any, **kwargs: Any) -> Any:
+        results = solve(self, *args, **kwargs)
+        after()
+        return results
+
+    monkeypatch.setattr(Highs, "solve", then)
+
+
+def test_milp_through_the_fork_as_in_process(monkeypatch: pytest.MonkeyPatch,
+                                             forks: list[int]) -> None:
+    """A solve that finishes in time gives the same result in the forked child as in the
+    caller's process (the path without ``os.fork``)."""
+    instance = load_instance(SMALL / "p1-n4-q4-s0.json")
+    forked = MilpSolver().solve(instance, time_limit_s=60)
+    assert len(forks) == 1
+    assert_gone(forks)
+    monkeypatch.delattr(hard_stop.os, "fork")
+    here = MilpSolver().solve(instance, time_limit_s=60)
+    assert forked.status == here.status == "optimal"
+    assert forked.schedule.hops == here.schedule.hops
+    for key in ("solver_objective", "highs_objective", "highs_bound", "bound",
+                "termination_condition", "stopped_by_time"):
+        assert forked.info[key] == here.info[key], key
+
+
+def test_milp_killed_at_its_deadline(monkeypatch: pytest.MonkeyPatch,
+                                     forks: list[int]) -> None:
+    """A HiGHS that does not return (here: sleeps once solved) is killed WRAP_UP_S past the
+    deadline; the run returns its last incumbent (the optimum) within the grace."""
+    solve_then(monkeypatch, lambda: time.sleep(600))
+    limit = 2.0
+    elapsed, result, evaluation = timed(MilpSolver(), TINY, limit)
+    optimum = table_value(TINY, optimum=True)
+    check_cut(result, evaluation, limit, elapsed, GRACE_S, optimum)
+    assert elapsed >= limit + WRAP_UP_S
+    assert result.status == "feasible"
+    assert result.info["stopped_by_time"] == [KILLED_STAGE]
+    assert result.info["termination_condition"] == "killed at the deadline"
+    assert evaluation.objective == pytest.approx(optimum, rel=1e-9)
+    assert len(forks) == 1
+    assert_gone(forks)
+
+
+def test_milp_survives_its_child_dying(monkeypatch: pytest.MonkeyPatch,
+                                       forks: list[int]) -> None:
+    """A child that dies without its result (SIGKILL once solved) ends the wait at once;
+    the run keeps what it reported and names the exit code."""
+    solve_then(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGKILL))
+    elapsed, result, evaluation = timed(MilpSolver(), TINY, 60.0)
+    assert elapsed < 60.0
+    assert evaluation.feasible
+    assert result.status == "feasible" and result.info["stopped_by_time"] == []
+    assert "exit code -9" in result.info["termination_condition"]
+    assert evaluation.objective == pytest.approx(table_value(TINY, optimum=True), rel=1e-9)
+    assert_gone(forks)
+
+
+def test_milp_raises_its_childs_error(monkeypatch: pytest.MonkeyPatch,
+                                      forks: list[int]) -> None:
+    """An exception in the child is raised again in the caller, the child reaped."""
+    def fail() -> None:
+        raise RuntimeError("HiGHS broke")
+
+    solve_then(monkeypatch, fail)
+    with pytest.raises(RuntimeError, match="HiGHS broke"):
+        MilpSolver().solve(load_instance(TINY), time_limit_s=60)
+    assert_gone(forks)
+
+
+def test_run_until_keeps_the_last_reports(forks: list[int]) -> None:
+    """:func:`run_until` without HiGHS: a child that overruns is killed at ``until``, the
+    last value of each key kept; one that finishes returns its result."""
+    def overrun(report: hard_stop.Report) -> None:
+        for k in range(3):
+            report("step", k)
+        time.sleep(600)
+
+    outcome = run_until(overrun, time.perf_counter() + 0.5)
+    assert outcome.killed and outcome.result is None
+    assert outcome.last == {"step": 2}
+    assert outcome.exit_code in (-signal.SIGKILL, -signal.SIGALRM)
+    done = run_until(lambda report: 42, time.perf_counter() + 60)
+    assert (done.result, done.killed, done.exit_code) == (42, False, 0)
+    assert len(forks) == 2
+    assert_gone(forks)

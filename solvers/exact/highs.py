@@ -90,16 +90,19 @@ logging.getLogger("pyomo.contrib.solver.solvers.highs").addFilter(_QuietInterrup
 
 def column_values(highs: Any, variables: list[Any]) -> Any:
     """A function that reads the values of ``variables`` (Pyomo variables held by
-    Pyomo's HiGHS interface ``highs``) in HiGHS's last solution as an array, without
-    loading them into Pyomo (which takes seconds on millions of variables); 0 for a
-    variable HiGHS does not hold."""
+    Pyomo's HiGHS interface ``highs``) as an array, without loading them into Pyomo (which
+    takes seconds on millions of variables); 0 for a variable HiGHS does not hold. It reads
+    HiGHS's last solution, or the HiGHS column vector it is given (a callback's
+    ``event.data_out.mip_solution``)."""
     import numpy as np
 
     index = highs._pyomo_var_to_solver_var_map
     col = np.array([index.get(id(v), -1) for v in variables], dtype=np.int64)
 
-    def read() -> Any:
-        values = np.asarray(highs._solver_model.getSolution().col_value, dtype=float)
+    def read(columns: Any = None) -> Any:
+        if columns is None:
+            columns = highs._solver_model.getSolution().col_value
+        values = np.asarray(columns, dtype=float)
         return np.where(col >= 0, values[np.maximum(col, 0)], 0.0)
 
     return read

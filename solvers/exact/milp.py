@@ -13,12 +13,15 @@ process keeps one thread count: HiGHS's scheduler breaks when it changes), no MI
 agreement the tests ask of the exact solvers. The status is HiGHS's own: ``"optimal"``
 only when it reports convergence; its dual bound is ``info["highs_bound"]`` (``info["bound"]``
 is the same, or 0 when HiGHS has none or a lower one: no cost is negative) and the relative
-gap is reported beside it.
+gap is reported beside it. HiGHS solves in a forked child process, killed just past the
+time limit (:mod:`solvers.exact.hard_stop`; see :class:`MilpSolver`).
 """
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,7 @@ from solvers.base import Solver, SolveResult
 from solvers.exact.common import MIN_SOLVE_TIME_S, THREADS, relative_gap
 from solvers.exact.deadline import Deadline, TimeUp
 from solvers.exact.expanded import ExpandedModel, build, schedule_from_arcs
+from solvers.exact.hard_stop import WRAP_UP_S, Outcome, Report, run_until
 from solvers.exact.highs import (
     HANDOVER_STAGE,
     NO_UPDATES,
@@ -111,15 +115,102 @@ def build_pyomo_model(model: ExpandedModel, deadline: Deadline | None = None
     return m
 
 
+KILLED_STAGE = "HiGHS (killed at the deadline)"
+"""``info["stopped_by_time"]`` of a run whose HiGHS was killed (it had not stopped by
+itself :data:`~solvers.exact.hard_stop.WRAP_UP_S` past the deadline)."""
+
+INCUMBENT = "incumbent"
+DUAL_BOUND = "dual bound"
+"""The keys the forked solve reports under: each improving solution as (its arcs, HiGHS's
+objective of it), and HiGHS's MIP dual bound."""
+
+BOUND_EVERY_S = 1.0
+"""Seconds between two reports of the dual bound (at most)."""
+
+
+@dataclass(frozen=True)
+class _Solved:
+    """What a HiGHS solve of the MILP gave: our status, the termination condition and the
+    stages stopped by time recorded in ``info``, the arcs chosen (None: no solution), and
+    HiGHS's objective of them and dual bound (None: none)."""
+
+    status: str
+    termination: str
+    stopped_by_time: list[str]
+    chosen: np.ndarray | None
+    highs_objective: float | None
+    highs_bound: float | None
+
+
+def _chosen(values: np.ndarray) -> np.ndarray:
+    """The arcs a solution takes, from its arc values."""
+    return np.flatnonzero(values > 0.5)
+
+
+def _stream(solver_model: Any, read_values: Any, report: Report) -> None:
+    """Subscribes callbacks on the highspy model ``solver_model`` that report each
+    improving solution (:data:`INCUMBENT`) and, at improving solutions and MIP interrupt
+    checks, the MIP dual bound when it has risen, at most every :data:`BOUND_EVERY_S`
+    (:data:`DUAL_BOUND`)."""
+    sent, next_at = -math.inf, 0.0
+
+    def improving(event: Any) -> None:
+        report(INCUMBENT, (_chosen(read_values(event.data_out.mip_solution)),
+                           float(event.data_out.objective_function_value)))
+        dual_bound(event)
+
+    def dual_bound(event: Any) -> None:
+        nonlocal sent, next_at
+        value, now = float(event.data_out.mip_dual_bound), time.perf_counter()
+        if value > sent and now >= next_at:
+            report(DUAL_BOUND, value)
+            sent, next_at = value, now + BOUND_EVERY_S
+
+    solver_model.cbMipImprovingSolution += improving
+    solver_model.cbMipInterrupt += dual_bound
+
+
+def _solved(highs: Any, results: Any, read_values: Any) -> _Solved:
+    """What the finished solve of Pyomo's HiGHS interface ``highs`` gave (``results``)."""
+    stopped = interrupted(highs)  # by our deadline, through HiGHS's callbacks
+    termination = results.termination_condition.name
+    if stopped:
+        has = results.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
+        status, termination = ("feasible" if has else "timeout"), "interrupted at the deadline"
+    else:
+        status = highs_status(results.termination_condition, results.solution_status)
+    timed_out = stopped or results.termination_condition.name == "maxTimeLimit"
+    chosen = _chosen(read_values()) if status in ("optimal", "feasible") else None
+    return _Solved(status, termination, ["HiGHS"] if timed_out else [], chosen,
+                   results.incumbent_objective, results.objective_bound)
+
+
+def _unfinished(outcome: Outcome[_Solved]) -> _Solved:
+    """What a forked solve that did not finish left: its last incumbent and dual bound;
+    "feasible" with an incumbent, else "timeout"."""
+    chosen, objective = outcome.last.get(INCUMBENT, (None, None))
+    termination = ("killed at the deadline" if outcome.killed else
+                   f"HiGHS's process ended without a result (exit code {outcome.exit_code})")
+    return _Solved("feasible" if chosen is not None else "timeout", termination,
+                   [KILLED_STAGE] if outcome.killed else [], chosen, objective,
+                   outcome.last.get(DUAL_BOUND))
+
+
 class MilpSolver(Solver):
     """Pyomo + HiGHS on the time-expanded model (offline; see the module docstring).
 
     Args:
-        time_limit_s: default wall-clock limit of :meth:`solve` (model building included:
-            the builds and the hand-over to HiGHS stop at it and return the all-failed
-            schedule with the bound 0, ``info["stopped_by_time"]`` naming the stage;
-            HiGHS gets it as its time limit and through its interrupt callbacks, see
-            :mod:`solvers.exact.deadline`).
+        time_limit_s: default wall-clock limit of :meth:`solve`, in seconds (model
+            building included: the builds and the hand-over to HiGHS stop at it and return
+            the all-failed schedule with the bound 0, ``info["stopped_by_time"]`` naming
+            the stage; HiGHS gets it as its time limit and through its interrupt
+            callbacks, see :mod:`solvers.exact.deadline`). HiGHS solves in a forked child
+            (:mod:`solvers.exact.hard_stop`), killed :data:`~solvers.exact.hard_stop.WRAP_UP_S`
+            past the limit if it has not stopped by itself (its MIP start ignores both for
+            up to 80 s): the run then returns the last incumbent it reported (none: the
+            all-failed schedule) and its last dual bound (none: 0), status ``"feasible"``
+            or ``"timeout"``, ``info["stopped_by_time"]`` :data:`KILLED_STAGE`. A run
+            returns within the limit plus :data:`~solvers.exact.deadline.GRACE_S`.
         rel_gap: HiGHS's relative MIP gap.
         presolve: run HiGHS's presolve. Off by default: on this model (many columns, few
             rows) it took 12 of 25 s at N = 5 with 5 tasks and 100 levels, which HiGHS then
@@ -159,44 +250,41 @@ class MilpSolver(Solver):
             return self._cut_short(instance, stop.stage, start)
         build_s = time.perf_counter() - start
 
-        # -- solve ------------------------------------------------------------------------
-        results = highs.solve(m, tee=self.log, time_limit=max(limit - build_s, MIN_SOLVE_TIME_S),
-                              threads=THREADS, rel_gap=self.rel_gap, load_solutions=False,
-                              raise_exception_on_nonoptimal_result=False,
-                              auto_updates=NO_UPDATES,
-                              solver_options={"random_seed": seed,
-                                              "presolve": "on" if self.presolve else "off",
-                                              **({} if self.max_nodes is None else
-                                                 {"mip_max_nodes": self.max_nodes})})
-        stopped = interrupted(highs)  # by our deadline, through HiGHS's callbacks
-        termination = results.termination_condition.name
-        if stopped:
-            has = results.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
-            status, termination = ("feasible" if has else "timeout"), "interrupted at the deadline"
-        else:
-            status = highs_status(results.termination_condition, results.solution_status)
-        timed_out = stopped or results.termination_condition.name == "maxTimeLimit"
+        # -- solve (in a forked child, killed WRAP_UP_S past the deadline) --------------
+        def solve_highs(report: Report) -> _Solved:
+            _stream(highs._solver_model, read_values, report)
+            results = highs.solve(m, tee=self.log,
+                                  time_limit=max(limit - build_s, MIN_SOLVE_TIME_S),
+                                  threads=THREADS, rel_gap=self.rel_gap, load_solutions=False,
+                                  raise_exception_on_nonoptimal_result=False,
+                                  auto_updates=NO_UPDATES,
+                                  solver_options={"random_seed": seed,
+                                                  "presolve": "on" if self.presolve else "off",
+                                                  **({} if self.max_nodes is None else
+                                                     {"mip_max_nodes": self.max_nodes})})
+            return _solved(highs, results, read_values)
+
+        outcome = run_until(solve_highs, deadline.at + WRAP_UP_S)
+        solved = outcome.result if outcome.result is not None else _unfinished(outcome)
 
         # -- report -----------------------------------------------------------------------
-        chosen = None
-        if status in ("optimal", "feasible"):
-            chosen = np.flatnonzero(read_values() > 0.5)
+        chosen = solved.chosen
         schedule = (schedule_from_arcs(model, chosen, self.name) if chosen is not None
                     else Schedule((), instance.name, self.name))
         wall = time.perf_counter() - start
         objective = float(model.arc_cost[chosen].sum()) if chosen is not None else None
         # every cost is non-negative, so 0 bounds the optimum when HiGHS has nothing better
-        bound = max(results.objective_bound or 0.0, 0.0)
-        info = {"solver_objective": objective, "highs_objective": results.incumbent_objective,
-                "highs_bound": results.objective_bound, "bound": bound,
+        bound = max(solved.highs_bound or 0.0, 0.0)
+        info = {"solver_objective": objective, "highs_objective": solved.highs_objective,
+                "highs_bound": solved.highs_bound, "bound": bound,
                 "gap": relative_gap(objective, bound),
-                "termination_condition": termination,
-                "stopped_by_time": ["HiGHS"] if timed_out else [],
+                "termination_condition": solved.termination,
+                "stopped_by_time": solved.stopped_by_time,
                 "n_arcs": model.n_arcs, "n_arcs_unpruned": model.n_arcs_unpruned,
                 "n_states": model.n_states, "build_time_s": build_s, "wall_time_s": wall,
                 "rel_gap": self.rel_gap,
                 "solver_version": ".".join(str(v) for v in highs.version())}
-        return SolveResult(schedule, status, wall, info)
+        return SolveResult(schedule, solved.status, wall, info)
 
     def _cut_short(self, instance: Instance, stage: str, start: float) -> SolveResult:
         """The result of a run whose limit passed before HiGHS ran: the all-failed
