@@ -632,19 +632,22 @@ class Incumbent:
     value: float
 
     @classmethod
-    def first(cls, instance: Instance, schedule: Schedule) -> Incumbent:
+    def first(cls, instance: Instance, schedule: Schedule,
+              checked: Evaluation | None = None) -> Incumbent:
         """``schedule`` as the incumbent, or the all-failed schedule (always feasible)
-        if the evaluator rejects it."""
-        checked = evaluate(instance, schedule)
+        if the evaluator rejects it (``checked``: its evaluation, when already made)."""
+        checked = evaluate(instance, schedule) if checked is None else checked
         if not checked.feasible or checked.objective is None:
             schedule = Schedule((), instance.name, ColumnGeneration.name)
             checked = evaluate(instance, schedule)
         assert checked.objective is not None
         return cls(schedule, checked, checked.objective)
 
-    def offer(self, instance: Instance, schedule: Schedule) -> None:
-        """Keeps ``schedule`` when the evaluator finds it feasible and better."""
-        checked = evaluate(instance, schedule)
+    def offer(self, instance: Instance, schedule: Schedule,
+              checked: Evaluation | None = None) -> None:
+        """Keeps ``schedule`` when the evaluator finds it feasible and better (``checked``:
+        its evaluation, when already made)."""
+        checked = evaluate(instance, schedule) if checked is None else checked
         if checked.feasible and checked.objective is not None \
                 and checked.objective < self.value:
             self.schedule, self.evaluation, self.value = schedule, checked, checked.objective
@@ -921,14 +924,11 @@ class ColumnGeneration(Solver):
               time_limit_s: float | None = None) -> SolveResult:
         begin = time.perf_counter()
         deadline = begin + (self.time_limit_s if time_limit_s is None else time_limit_s)
-        warm = [(name, make_solver(name).solve(
-                    instance, seed=seed, time_limit_s=max(deadline - time.perf_counter(),
-                                                          MIN_SOLVE_TIME_S)).schedule)
-                for name in self.warm_start]
-        incumbent = Incumbent.first(instance, warm[0][1])
-        for _, schedule in warm[1:]:
-            incumbent.offer(instance, schedule)
-        warm_values = {name: evaluate(instance, schedule).objective for name, schedule in warm}
+        warm = [self._warm_start(name, instance, seed, deadline) for name in self.warm_start]
+        incumbent = Incumbent.first(instance, *warm[0][1:])
+        for _, schedule, checked in warm[1:]:
+            incumbent.offer(instance, schedule, checked)
+        warm_values = {name: checked.objective for name, _, checked in warm}
         try:
             model = build(instance, deadline=Deadline(deadline))
             Deadline(deadline).check(SETUP_STAGE)
@@ -941,8 +941,7 @@ class ColumnGeneration(Solver):
             for q in range(instance.n_tasks):
                 master.add(maker.make(q, drops[model.arc_task[drops] == q]))
             seeded = 0
-            for _, schedule in warm:
-                checked = evaluate(instance, schedule)
+            for _, schedule, checked in warm:
                 if not checked.feasible or checked.task_completed is None:
                     continue
                 for task in np.flatnonzero(checked.task_completed).tolist():
@@ -975,6 +974,15 @@ class ColumnGeneration(Solver):
             "n_states": model.n_states, "n_rows": rows.n_rows, "build_time_s": build_s,
             "search_time_s": wall - build_s, "wall_time_s": wall}
         return SolveResult(incumbent.schedule, status, wall, info)
+
+    @staticmethod
+    def _warm_start(name: str, instance: Instance, seed: int, deadline: float
+                    ) -> tuple[str, Schedule, Evaluation]:
+        """The registered solver ``name``'s schedule (told the time left until
+        ``deadline``, a ``time.perf_counter()`` value) and the evaluator's verdict on it."""
+        left = max(deadline - time.perf_counter(), MIN_SOLVE_TIME_S)
+        schedule = make_solver(name).solve(instance, seed=seed, time_limit_s=left).schedule
+        return name, schedule, evaluate(instance, schedule)
 
     def _cut_short(self, incumbent: Incumbent, warm_values: dict[str, float | None],
                    stage: str, begin: float) -> SolveResult:
