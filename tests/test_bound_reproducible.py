@@ -13,10 +13,14 @@ from pathlib import Path
 from dcibench.io import load_instance
 from dcibench.reference import read_reference
 from dcibench.registry import make_solver
+from dcibench.runner import read_records
 
-PAPER = Path(__file__).resolve().parents[1] / "instances" / "paper-v1"
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = ROOT / "instances" / "paper-v1"
+RECORDED_RUNS = ROOT / "results" / "published" / "paper-v1-reference-runs.jsonl"
+"""The runs the paper-v1 reference table was built from; ``bound``'s among them."""
 CASE = "p1-n5-s2"
-"""A paper-v1 instance whose bound takes about 2 s and has an exact component."""
+"""A paper-v1 instance whose bound takes about 2 s."""
 
 
 @contextmanager
@@ -34,7 +38,8 @@ def busy_cpus(count: int = 2) -> Iterator[None]:
 
 def test_bound_is_the_same_under_other_time_pressure() -> None:
     """The same value on a quiet machine with one time limit and on a busy one with
-    another; the shipped table's value."""
+    another; the value of the recorded run behind the shipped table, which holds it or
+    (a better bound found since, by colgen) a higher one."""
     instance = load_instance(PAPER / f"{CASE}.json")
     quiet = make_solver("bound").solve(instance, time_limit_s=300.0)
     with busy_cpus():
@@ -43,9 +48,13 @@ def test_bound_is_the_same_under_other_time_pressure() -> None:
         assert result.status == "feasible" and result.info["stopped_by_time"] == []
     assert busy.info["bound"] == quiet.info["bound"]
     assert busy.info["solver_objective"] == quiet.info["solver_objective"]
+    recorded = [run for run in read_records(RECORDED_RUNS)
+                if run["solver"] == "bound" and run["instance"] == CASE]
+    assert len(recorded) == 1
+    assert quiet.info["bound"] == recorded[0]["solver_bound"]
     shipped = read_reference(PAPER / "reference.solu").get(CASE)
     assert shipped is not None and shipped.bound is not None
-    assert quiet.info["bound"] == shipped.bound.value
+    assert quiet.info["bound"] <= shipped.bound.value
 
 
 def test_a_time_limit_that_stops_bound_says_so() -> None:
