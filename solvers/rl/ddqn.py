@@ -11,9 +11,9 @@ copies every 20-250 updates all stayed below ``random`` within 3 000-10 000 deci
 the fastest settings, one update per decision with copies every 20-50, let the values
 diverge past 5 000 decisions).
 
-* Double Q-learning at the pair level: the online network picks the next state's best
-  valid pair, the target network values it (its value of a pair is its best valid cell,
-  exactly, see :mod:`solvers.rl.network`).
+* Double Q-learning over the whole action: the online network picks the next state's
+  best valid action (pair and cell, exactly, see :mod:`solvers.rl.network`), the target
+  network values that action (:func:`solvers.rl.agent.state_values`).
 * Huber loss (the paper's Eq. 18 is MSE, available as ``loss="mse"``), Adam, gradient
   norm clipped at 10, hard target updates every ``target_update_every`` gradient updates.
 * Rewards scaled by ``reward_scale`` (default 1 / the paper's penalty 20, so a failed
