@@ -273,10 +273,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    """Run the paper's study: train the learned solvers, sweep every method, report."""
+    """Run the paper's study: train the learned solvers, sweep every method, report (or, with
+    ``--report-only``, rebuild the report of a study already run)."""
     from dcibench.family import InstanceFamily
     from dcibench.registry import UnknownSolverError
-    from dcibench.study import StudySettings, run_study, set_folder
+    from dcibench.study import StudySettings, report_only, run_study, set_folder
 
     try:
         for name in args.sets:  # a shipped set's name, where no sets are shipped
@@ -292,13 +293,14 @@ def cmd_study(args: argparse.Namespace) -> int:
     except (UnknownSolverError, FileNotFoundError, TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if settings.learned:
+    if settings.learned and not args.report_only:
         import torch
 
         torch.set_num_threads(args.threads)
     try:
-        outcome = run_study(settings, resume=args.resume, progress=not args.quiet)
-    except (FileExistsError, ValueError) as exc:
+        outcome = (report_only(settings) if args.report_only
+                   else run_study(settings, resume=args.resume, progress=not args.quiet))
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"study: {outcome.report} ({outcome.runs} runs)")
@@ -581,6 +583,10 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--out", default=str(DEFAULT_RESULTS / "study"), help="the study's folder")
     y.add_argument("--resume", action="store_true",
                    help="continue the study in --out, skipping finished trainings and runs")
+    y.add_argument("--report-only", action="store_true",
+                   help="no training, no sweep: rebuild --out's report/ from its results.jsonl, "
+                   "timings.json (left unchanged) and train/*/config.json + train.jsonl "
+                   "(no policy.pt needed); give the settings the study ran with")
     y.add_argument("--device", default="cpu", help="torch device of the trainings")
     y.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     y.add_argument("--quiet", action="store_true", help="no progress output")

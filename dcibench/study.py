@@ -2,7 +2,8 @@
 training seeds, sweep every method on the shipped sets (each learned method once per
 training checkpoint), and write a report that checks the paper's claims.
 
-``python -m dcibench study --out results/study [--resume]`` writes into its folder:
+``python -m dcibench study --out results/study [--resume | --report-only]`` writes into
+its folder:
 
 * ``train/<solver>-s<seed>/``: one training run per learned solver and training seed,
   through the solver's trainer (:data:`dcibench.registry.TRAINERS`) with ``resume=True``
@@ -18,6 +19,14 @@ Resume: without ``resume`` a folder that already holds a study is an error. With
 finished training (its ``config.json`` written, for the same settings) is skipped, an
 unfinished one continues from its saved state, and the sweep skips the runs
 ``results.jsonl`` holds. The report is always written anew.
+
+Report only (:func:`report_only`, ``study --report-only``): no training, no sweep; the
+report is rebuilt from the folder's ``results.jsonl``, ``timings.json`` and each
+training's ``config.json`` and ``train.jsonl``, by the same function as the study's report
+stage (:func:`write_study_report`). The report reads a learned method's records by the
+``content_hash`` in its training's ``config.json`` (their ``solver_version``), not by the
+checkpoint path in their ``options``, so ``policy.pt`` need not exist and the folder may
+have been moved or copied (a published study).
 
 Statistics follow the rliable recipe (Agarwal et al., 2021): a score matrix of runs x
 tasks (runs: training seeds x run seeds; tasks: instances), the interquartile mean (IQM,
@@ -56,7 +65,14 @@ from dcibench.report import (
     with_gaps,
     write_report,
 )
-from dcibench.runner import find_instances, read_records, record_key, relative_path
+from dcibench.runner import (
+    RunKey,
+    find_instances,
+    read_records,
+    record_identity,
+    relative_path,
+    run_key,
+)
 from dcibench.sweep import RunSpec, plan, sweep
 
 if TYPE_CHECKING:
@@ -229,12 +245,51 @@ def sweep_specs(settings: StudySettings, trainings: list[Training]) -> list[RunS
     return specs
 
 
-def study_frame(results: Path, specs: list[RunSpec]) -> pd.DataFrame:
-    """The records of ``specs`` in ``results`` (:func:`dcibench.report.load_results`,
-    with gaps); records of other runs, e.g. of an earlier checkpoint, are left out."""
+def checkpoint_version(training: Training, family: InstanceFamily) -> str:
+    """The ``solver_version`` of ``training``'s records: the ``content_hash`` (its
+    checkpoint's) in its ``config.json``; ``policy.pt`` itself is not read. Raises
+    FileNotFoundError naming the file when it is missing (an unfinished training), and
+    ValueError when it holds another training's settings (:func:`is_finished`) or no hash."""
+    path = training.folder / CONFIG_FILE
+    if not is_finished(training, family):
+        raise FileNotFoundError(f"{path}: missing (the study's report needs each training "
+                                "finished; its content_hash names the checkpoint's records)")
+    version = json.loads(path.read_text()).get("content_hash")
+    if not version:
+        raise ValueError(f"{path}: no content_hash")
+    return str(version)
+
+
+def report_key(identity: tuple[str, str], solver: str, seed: int, options: dict[str, Any],
+               solver_version: str) -> RunKey:
+    """:func:`dcibench.runner.run_key` as the study's report matches runs: a learned
+    method's run without its ``checkpoint`` option (the checkpoint is told by the
+    version, its content hash, wherever its file was or is)."""
+    if solver in TRAINERS:
+        options = {k: v for k, v in options.items() if k != "checkpoint"}
+    return run_key(identity, solver, seed, options, solver_version)
+
+
+def report_keys(settings: StudySettings, trainings: list[Training]) -> set[RunKey]:
+    """The :func:`report_key` of each of the study's runs (:func:`sweep_specs`): a method
+    without a trainer by its planned key, a learned run by its training's
+    :func:`checkpoint_version` (raising as that does)."""
+    versions = {str(relative_path(t.checkpoint)): checkpoint_version(t, settings.family)
+                for t in trainings}
+    return {report_key(spec.identity, spec.solver, spec.seed, spec.options,
+                       versions[spec.options["checkpoint"]] if spec.solver in TRAINERS
+                       else spec.solver_version)
+            for spec in sweep_specs(settings, trainings)}
+
+
+def study_frame(results: Path, keys: set[RunKey]) -> pd.DataFrame:
+    """The records in ``results`` whose :func:`report_key` is in ``keys``
+    (:func:`report_keys`), as :func:`dcibench.report.load_results` reads them, with gaps;
+    records of other runs, e.g. of an earlier checkpoint, are left out."""
     frame = with_gaps(load_results([results]))
-    wanted = {spec.key() for spec in specs}
-    return frame[[record_key(r) in wanted for r in frame.to_dict("records")]]
+    chosen = [report_key(record_identity(r), r["solver"], r["seed"], r.get("options") or {},
+                         r["solver_version"]) in keys for r in frame.to_dict("records")]
+    return frame[chosen]
 
 
 @contextlib.contextmanager
@@ -270,13 +325,41 @@ def run_study(settings: StudySettings, resume: bool = False,
     trainings = settings.trainings()
     with timed(out, "train"):
         train_all(trainings, settings.family, settings.device, progress)
-    specs = sweep_specs(settings, trainings)
     with timed(out, "sweep"):
-        sweep(specs, out / RESULTS_FILE, workers=settings.workers, resume=True,
-              progress=progress)
-    report = out / REPORT_DIR
-    with timed(out, "report"):
-        frame = study_frame(out / RESULTS_FILE, specs)
+        sweep(sweep_specs(settings, trainings), out / RESULTS_FILE, workers=settings.workers,
+              resume=True, progress=progress)
+    return write_study_report(settings, trainings, timed(out, "report"))
+
+
+def report_only(settings: StudySettings) -> StudyOutcome:
+    """Rebuild ``report/`` of the study in ``settings.out`` from its ``results.jsonl``,
+    ``timings.json`` and each training's ``config.json`` and ``train.jsonl``: no training,
+    no sweep, no ``policy.pt`` read. ``timings.json`` is left as it is (no report time is
+    added), so ``study.md`` gives the wall times of the study that made the records.
+    Raises FileNotFoundError naming the first missing file (:func:`checkpoint_version`
+    for a training's ``config.json``), before anything is written."""
+    trainings = settings.trainings()
+    for path in (settings.out / RESULTS_FILE, settings.out / TIMINGS_FILE,
+                 *(t.log for t in trainings)):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing (--report-only rebuilds the report "
+                                    "from a study's files)")
+    return write_study_report(settings, trainings, contextlib.nullcontext())
+
+
+def write_study_report(settings: StudySettings, trainings: list[Training],
+                       stage: contextlib.AbstractContextManager[Any]) -> StudyOutcome:
+    """The study's report stage, for :func:`run_study` and :func:`report_only`:
+    :func:`dcibench.report.write_report` of ``results.jsonl`` (leaderboard and figures,
+    the training curves from the logs) and ``study.md`` (:func:`budget_markdown` with the
+    wall times of ``timings.json`` as they are after ``stage``, then
+    :func:`findings_markdown` of the study's records, :func:`study_frame`). ``stage``
+    wraps the work (:func:`timed` adds it to the report time). Raises as
+    :func:`report_keys` does before anything is written."""
+    out, report = settings.out, settings.out / REPORT_DIR
+    keys = report_keys(settings, trainings)
+    with stage:
+        frame = study_frame(out / RESULTS_FILE, keys)
         ns = set(frame.n_eds.dropna().astype(int))
         write_report([out / RESULTS_FILE], report, FIG6_N if FIG6_N in ns else None,
                      training_logs=[t.log for t in trainings])

@@ -4,6 +4,7 @@ and the whole pipeline at a tiny budget (train, sweep, report, resume)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,40 @@ def test_study_end_to_end_and_resume(tmp_path: Path, capsys: pytest.CaptureFixtu
     resumed = read_records(out / "results.jsonl")
     assert sorted(map(record_key, resumed)) == sorted(map(record_key, records))
     assert json.loads((out / "timings.json").read_text())["train"] < timings["train"] + 1
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_report_only_rebuilds_a_published_study(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A study published as results/published/study is: copied from where it ran (its
+    records name checkpoints there), without policy.pt or training state; --report-only
+    rebuilds its report with the numbers of the original one and leaves timings.json."""
+    ran, published = tmp_path / "ran", tmp_path / "published"
+    assert main(TINY + ["--out", str(ran)]) == 0
+    shutil.copytree(ran, published)
+    for path in (published / "train").glob("*/*"):
+        if path.name not in ("config.json", "train.jsonl"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for path in ran.glob("train/*/policy.pt"):  # nor at the path the records name
+        path.unlink()
+    shutil.rmtree(published / "report")
+    timings = (published / "timings.json").read_bytes()
+    capsys.readouterr()
+
+    assert main(TINY + ["--out", str(published), "--report-only"]) == 0
+    assert "(24 runs)" in capsys.readouterr().out
+    for name in ("study.md", "leaderboard.md"):
+        assert (published / "report" / name).read_text() == (ran / "report" / name).read_text()
+    assert {p.name for p in (published / "report").iterdir()} == \
+        {p.name for p in (ran / "report").iterdir()}
+    assert (published / "timings.json").read_bytes() == timings
+    assert not list(published.glob("train/*/policy.pt"))
+
+    config = published / "train" / "ddqn-s1" / "config.json"
+    config.unlink()
+    assert main(TINY + ["--out", str(published), "--report-only"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {config}: missing")
 
 
 @pytest.mark.slow
