@@ -296,8 +296,10 @@ class Pricer:
         # computing arcs that hold some slot of a capacity row: the only ones priced
         binding = np.zeros((inst.horizon_slots + 1, n1))
         np.cumsum(rows.capacity_row >= 0, axis=0, out=binding[1:])
-        first = model.arc_slot * n1 + model.arc_node
-        past = (model.arc_slot + model.arc_slots) * n1 + model.arc_node
+        slot = model.arc_slot.astype(np.int64)  # int32 in the model: flat indices in int64
+        first = slot * n1 + model.arc_node
+        past = (slot + model.arc_slots) * n1 + model.arc_node
+        del slot
         held = (model.arc_level > 0) & (binding.ravel()[past] > binding.ravel()[first])
         self._held = np.flatnonzero(held)
         self._held_first, self._held_past = first[self._held], past[self._held]

@@ -89,6 +89,21 @@ HOP, WAIT, DROP = 0, 1, 2
 NO_SUBCARRIER = -1
 """``arc_subcarrier`` of an arc that sends nothing, or of any transfer without fading."""
 
+ID_DTYPE = np.int32
+"""dtype of the arc fields that hold a task, a state id or a slot (``arc_task``,
+``arc_tail``, ``arc_head``, ``arc_slot``, ``arc_sub_slot``), and of the task graphs'
+arrays while building; :func:`build` checks that they fit."""
+
+
+def small_dtype(instance: Instance) -> type[np.signedinteger]:
+    """dtype of the arc fields bounded by the instance's sizes (``arc_slots``,
+    ``arc_node``, ``arc_next``, ``arc_first``, ``arc_last``, ``arc_level``,
+    ``arc_subcarrier``: every value lies in ``-1 .. max(N1, L, K, levels, S)``): int16 when
+    that bound fits, else int32."""
+    bound = max(instance.n_nodes, instance.n_layers, instance.deadline_slots,
+                instance.levels, instance.n_subcarriers)
+    return np.int16 if bound <= np.iinfo(np.int16).max else np.int32
+
 
 @dataclass(frozen=True, eq=False)
 class ExpandedModel:
@@ -105,19 +120,25 @@ class ExpandedModel:
             layer ``L + 1`` and the task's deadline as slot.
         task_start, task_sink: (Q,) int64 state ids.
         arc_kind: (A,) int8, ``HOP``, ``WAIT`` or ``DROP``.
-        arc_task, arc_tail, arc_head: (A,) int64, the task and the states joined.
-        arc_slot: (A,) int64, start slot ``t`` (a drop: the slot of the state it leaves).
-        arc_slots: (A,) int64, length ``k`` in slots (a wait: 1, a drop: 0).
-        arc_node, arc_next: (A,) int64, node ``n`` and next node ``m``.
-        arc_first, arc_last: (A,) int64, layers ``i..j`` computed (``j = i - 1``: none).
-        arc_level: (A,) int64, the level, 0 when the arc computes nothing; it is also the
+        arc_task, arc_tail, arc_head: (A,) int32 (:data:`ID_DTYPE`), the task and the
+            states joined.
+        arc_slot: (A,) int32, start slot ``t`` (a drop: the slot of the state it leaves).
+        arc_slots: (A,) small (:func:`small_dtype`), length ``k`` in slots (a wait: 1, a
+            drop: 0).
+        arc_node, arc_next: (A,) small, node ``n`` and next node ``m``.
+        arc_first, arc_last: (A,) small, layers ``i..j`` computed (``j = i - 1``: none).
+        arc_level: (A,) small, the level, 0 when the arc computes nothing; it is also the
             arc's use of ``capacity_units`` in each slot it holds.
-        arc_subcarrier: (A,) int64, the subcarrier with fading, else ``NO_SUBCARRIER``.
-        arc_sub_slot: (A,) int64, the slot ``t + k - 1`` a transfer holds a subcarrier in,
+        arc_subcarrier: (A,) small, the subcarrier with fading, else ``NO_SUBCARRIER``.
+        arc_sub_slot: (A,) int32, the slot ``t + k - 1`` a transfer holds a subcarrier in,
             -1 for arcs that send nothing.
         arc_cost: (A,) float64, hop cost from :meth:`Physics.hop_metrics` (a wait 0, a
             drop the penalty).
         arc_rate_hz: (A,) float64, compute rate held in slots ``t .. t+k-1`` (Hz).
+
+    The integer arc fields are narrow to keep big models in memory (51 bytes an arc with
+    int16 small fields, against 113 with int64): arithmetic on them that can leave their
+    range, e.g. a flat index ``slot * N1 + node``, must cast to int64 first.
     """
 
     instance: Instance
@@ -180,7 +201,8 @@ class ExpandedModel:
         sends = np.flatnonzero(self.arc_sub_slot >= 0)
         n_sub = self.instance.n_subcarriers
         if self.per_subcarrier:
-            runs = _split_by(self.arc_sub_slot[sends] * n_sub + self.arc_subcarrier[sends], sends)
+            runs = _split_by(self.arc_sub_slot[sends].astype(np.int64) * n_sub
+                            + self.arc_subcarrier[sends], sends)
             return [(*divmod(key, n_sub), ids, 1) for key, ids in runs if ids.shape[0] > 1]
         return [(key, NO_SUBCARRIER, ids, n_sub)
                 for key, ids in _split_by(self.arc_sub_slot[sends], sends)
@@ -269,6 +291,8 @@ class _OptionTable:
             self._index[key] = found
             self._parts.append(options)
             self._size += options.slots.shape[0]
+            if self._size > np.iinfo(ID_DTYPE).max:
+                raise ValueError(f"more options than {ID_DTYPE.__name__} ids")
         return found
 
     def column(self, name: str) -> np.ndarray:
@@ -280,8 +304,8 @@ class _OptionTable:
 @dataclass
 class _TaskGraph:
     """One task's states, a dense (K+1, N1, L) bool over ``(t - a, n, i - 1)``, and its hop
-    arcs, shape (P,): tail (dense index), option (global id), head (dense index, or
-    ``COMPLETE`` for a hop that finishes the task)."""
+    arcs, (P,) int32 (:data:`ID_DTYPE`): tail (dense index), option (global id), head
+    (dense index, or ``COMPLETE`` for a hop that finishes the task)."""
 
     states: np.ndarray
     tail: np.ndarray
@@ -329,7 +353,8 @@ def _task_graph(instance: Instance, table: _OptionTable, window_cap: np.ndarray,
             options.append(start + keep)
             heads.append(head)
         reached[dt + 1] |= reached[dt]  # waiting
-    graph = _TaskGraph(reached, *(np.concatenate(x) if x else np.zeros(0, dtype=np.int64)
+    graph = _TaskGraph(reached, *(np.concatenate(x, dtype=ID_DTYPE) if x
+                                  else np.zeros(0, dtype=ID_DTYPE)
                                   for x in (tails, options, heads)))
     start = int(instance.task_source[task]) * layers
     return _completable_part(graph, start) if prune else graph
@@ -379,6 +404,10 @@ def build(instance: Instance, prune: bool = True,
     :class:`~solvers.exact.deadline.TimeUp` (stage :data:`BUILD_STAGE`) once ``deadline``
     has passed (checked once per slot of each task)."""
     deadline = deadline or Deadline.never()
+    dense_states = (instance.deadline_slots + 1) * instance.n_nodes * instance.n_layers
+    if max(instance.n_tasks * (dense_states + 1),
+           instance.horizon_slots + instance.deadline_slots) > np.iinfo(ID_DTYPE).max:
+        raise ValueError(f"{instance.name}: state ids or slots do not fit {ID_DTYPE.__name__}")
     phys = physics_of(instance)
     per_sub = subcarriers_differ(instance)
     table = _OptionTable(phys, per_sub)
@@ -400,15 +429,22 @@ def build(instance: Instance, prune: bool = True,
 def _assemble(instance: Instance, table: _OptionTable, units: np.ndarray,
               graphs: list[_TaskGraph], prune: bool) -> ExpandedModel:
     """State ids and arc arrays from the tasks' graphs (``n_arcs_unpruned`` is the model's
-    own size; :func:`build` corrects it for a pruned model)."""
+    own size; :func:`build` corrects it for a pruned model).
+
+    The arcs are counted first, then each task's (its hops, then its waits and drops) are
+    written into preallocated arrays of the model's dtypes, so that the arcs are never
+    held twice in full: besides the model, the build holds the tasks' graphs (12 bytes a
+    hop) and one task's arcs at a time."""
     layers, k_max = instance.n_layers, instance.deadline_slots
     cols = {name: table.column(name) for name in
             ("last", "level", "next_node", "subcarrier", "slots", "cost", "rate_hz")}
+    waits_and_drops = [_wait_and_drop_arcs(instance, g, q, prune) for q, g in enumerate(graphs)]
+    n_arcs = sum(g.tail.shape[0] + w["kind"].shape[0] for g, w in zip(graphs, waits_and_drops))
+    arc = {name: np.empty(n_arcs, dtype=dtype) for name, dtype in _arc_dtypes(instance).items()}
     states: list[np.ndarray] = []
-    arcs: list[dict[str, np.ndarray]] = []
     starts, sinks = [], []
-    offset = 0
-    for q, g in enumerate(graphs):
+    offset = written = 0
+    for q, (g, wait_and_drop) in enumerate(zip(graphs, waits_and_drops)):
         arrival = int(instance.task_arrival[q])
         flat = np.flatnonzero(g.states.ravel())
         ids = np.full(g.states.size + 1, -1, dtype=np.int64)  # the last entry: the sink
@@ -420,17 +456,21 @@ def _assemble(instance: Instance, table: _OptionTable, units: np.ndarray,
                                 np.r_[n, -1], np.r_[i0 + 1, layers + 1]]))
         starts.append(ids[int(instance.task_source[q]) * layers])
         sinks.append(sink)
-        arcs.append(_hop_arcs(instance, cols, g, ids, q))
-        arcs.append(_wait_and_drop_arcs(instance, g, ids, q, prune))
+        for part in (_hop_arcs(instance, cols, g, q), wait_and_drop):
+            count = part["kind"].shape[0]
+            for name, column in arc.items():
+                values = part[name]
+                column[written:written + count] = ids[values] if name in ("tail", "head") \
+                    else values
+            written += count
         offset = sink + 1
     state = np.concatenate(states, axis=1)
-    arc = {key: np.concatenate([a[key] for a in arcs]) for key in arcs[0]}
     return ExpandedModel(
         instance=instance, per_subcarrier=subcarriers_differ(instance), pruned=prune,
-        n_arcs_unpruned=int(arc["kind"].shape[0]),
+        n_arcs_unpruned=n_arcs,
         capacity_units=units, state_task=state[0], state_slot=state[1], state_node=state[2],
         state_layer=state[3], task_start=np.array(starts, dtype=np.int64),
-        task_sink=np.array(sinks, dtype=np.int64), arc_kind=arc["kind"].astype(np.int8),
+        task_sink=np.array(sinks, dtype=np.int64), arc_kind=arc["kind"],
         arc_task=arc["task"], arc_tail=arc["tail"], arc_head=arc["head"], arc_slot=arc["slot"],
         arc_slots=arc["slots"], arc_node=arc["node"], arc_next=arc["next"],
         arc_first=arc["first"], arc_last=arc["last"], arc_level=arc["level"],
@@ -438,26 +478,38 @@ def _assemble(instance: Instance, table: _OptionTable, units: np.ndarray,
         arc_rate_hz=arc["rate_hz"])
 
 
-def _hop_arcs(instance: Instance, cols: dict[str, np.ndarray], g: _TaskGraph, ids: np.ndarray,
+def _arc_dtypes(instance: Instance) -> dict[str, type[np.generic]]:
+    """The dtype of each arc field (see :class:`ExpandedModel`), by the keys of
+    :func:`_hop_arcs`."""
+    small = small_dtype(instance)
+    return {"kind": np.int8, "task": ID_DTYPE, "tail": ID_DTYPE, "head": ID_DTYPE,
+            "slot": ID_DTYPE, "slots": small, "node": small, "next": small, "first": small,
+            "last": small, "level": small, "subcarrier": small, "sub_slot": ID_DTYPE,
+            "cost": np.float64, "rate_hz": np.float64}
+
+
+def _hop_arcs(instance: Instance, cols: dict[str, np.ndarray], g: _TaskGraph,
               task: int) -> dict[str, np.ndarray]:
-    """The task's hop arcs; ``ids`` maps dense state indices (and -1, the sink) to ids."""
+    """The task's hop arcs, (P,) per field (integers or float64, cast by
+    :func:`_assemble`); tail and head are dense state indices (-1: the sink), which
+    :func:`_assemble` maps to state ids."""
     dt, node, i0 = np.unravel_index(g.tail, g.states.shape)
     opt = g.option
     nxt, slots = cols["next_node"][opt], cols["slots"][opt]
     slot = int(instance.task_arrival[task]) + dt
     transfers = nxt != node
     return {"kind": np.full(opt.shape[0], HOP), "task": np.full(opt.shape[0], task),
-            "tail": ids[g.tail], "head": ids[g.head], "slot": slot, "slots": slots,
+            "tail": g.tail, "head": g.head, "slot": slot, "slots": slots,
             "node": node, "next": nxt, "first": i0 + 1, "last": cols["last"][opt],
             "level": cols["level"][opt], "subcarrier": cols["subcarrier"][opt],
             "sub_slot": np.where(transfers, slot + slots - 1, -1), "cost": cols["cost"][opt],
             "rate_hz": cols["rate_hz"][opt]}
 
 
-def _wait_and_drop_arcs(instance: Instance, g: _TaskGraph, ids: np.ndarray, task: int,
+def _wait_and_drop_arcs(instance: Instance, g: _TaskGraph, task: int,
                         prune: bool) -> dict[str, np.ndarray]:
     """Waits between the task's states; drops from its deadline states, or, pruned, from
-    its start only."""
+    its start only. Fields as in :func:`_hop_arcs` (tail and head dense indices)."""
     k_max = instance.deadline_slots
     dt, node, i0 = np.nonzero(g.states)
     dense = np.ravel_multi_index((dt, node, i0), g.states.shape)
@@ -472,7 +524,7 @@ def _wait_and_drop_arcs(instance: Instance, g: _TaskGraph, ids: np.ndarray, task
     count = pick.shape[0]
     is_drop = np.r_[np.zeros(wait.shape[0], dtype=bool), np.ones(drop.shape[0], dtype=bool)]
     return {"kind": np.where(is_drop, DROP, WAIT), "task": np.full(count, task),
-            "tail": ids[dense[pick]], "head": np.where(is_drop, ids[-1], ids[later[pick]]),
+            "tail": dense[pick], "head": np.where(is_drop, COMPLETE, later[pick]),
             "slot": int(instance.task_arrival[task]) + dt[pick],
             "slots": np.where(is_drop, 0, 1), "node": node[pick], "next": node[pick],
             "first": i0[pick] + 1, "last": i0[pick], "level": np.zeros(count, dtype=np.int64),
