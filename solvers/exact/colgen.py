@@ -194,7 +194,7 @@ def master_rows(model: ExpandedModel) -> MasterRows:
     upper = [np.ones(q)]
     capacity_row = np.full((inst.horizon_slots, inst.n_nodes), -1, dtype=np.int64)
     next_row = q
-    for n, t, _ in model.capacity_rows():
+    for t, n in zip(*np.nonzero(model.binding_capacity())):  # (slot, node) order
         capacity_row[t, n] = next_row
         upper.append(np.array([float(model.capacity_units[t, n])]))
         next_row += 1

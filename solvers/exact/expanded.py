@@ -180,18 +180,45 @@ class ExpandedModel:
         """Per state id, the ids of the arcs entering it and of those leaving it."""
         return (_group(self.arc_head, self.n_states), _group(self.arc_tail, self.n_states))
 
+    def held_levels(self, chunk: int = 1 << 22) -> np.ndarray:
+        """(H, N1) int64: the sum of the levels of every arc that holds compute on node n
+        in slot t. By difference arrays (an arc adds its level at its start slot and
+        takes it off after its last), ``chunk`` arcs at a time, so memory stays O(H N1)
+        beyond the model, however many slots the arcs hold (at N = 50, ~3e8 held
+        (arc, slot) pairs would take several GB expanded)."""
+        h, n1 = self.instance.horizon_slots, self.instance.n_nodes
+        delta = np.zeros((h + 1) * n1, dtype=np.int64)
+        for lo in range(0, self.n_arcs, chunk):
+            level = self.arc_level[lo:lo + chunk]
+            computing = np.flatnonzero(level > 0)
+            slot = self.arc_slot[lo:lo + chunk][computing].astype(np.int64)
+            node = self.arc_node[lo:lo + chunk][computing].astype(np.int64)
+            past = slot + self.arc_slots[lo:lo + chunk][computing]
+            weight = level[computing].astype(np.int64)
+            delta += np.bincount(slot * n1 + node, weight, delta.shape[0]).astype(np.int64)
+            delta -= np.bincount(past * n1 + node, weight, delta.shape[0]).astype(np.int64)
+        return np.cumsum(delta.reshape(h + 1, n1), axis=0)[:h]
+
+    def binding_capacity(self) -> np.ndarray:
+        """(H, N1) bool: the capacity constraints that can bind, where the levels of the
+        arcs that hold compute on node n in slot t may sum above
+        ``capacity_units[t, n]``."""
+        return self.held_levels() > self.capacity_units
+
     def capacity_rows(self) -> list[tuple[int, int, np.ndarray]]:
-        """``(node, slot, arc ids)`` of every capacity constraint that can bind: the arcs
-        that hold compute on ``node`` in ``slot``, whose levels may sum above
-        ``capacity_units[slot, node]``."""
+        """``(node, slot, arc ids)`` of every capacity constraint that can bind
+        (:meth:`binding_capacity`), in (slot, node) order: the arcs that hold compute on
+        ``node`` in ``slot``."""
+        binding = self.binding_capacity()
         computing = np.flatnonzero(self.arc_level > 0)
         owner, slot = held_slots(computing, self.arc_slot[computing], self.arc_slots[computing])
         n1 = self.instance.n_nodes
+        node = self.arc_node[owner].astype(np.int64)
+        keep = binding[slot, node]
         rows = []
-        for key, ids in _split_by(slot * n1 + self.arc_node[owner], owner):
+        for key, ids in _split_by(slot[keep] * n1 + node[keep], owner[keep]):
             t, n = divmod(key, n1)
-            if self.arc_level[ids].sum() > self.capacity_units[t, n]:
-                rows.append((n, t, ids))
+            rows.append((n, t, ids))
         return rows
 
     def subcarrier_rows(self) -> list[tuple[int, int, np.ndarray, int]]:
