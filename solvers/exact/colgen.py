@@ -276,70 +276,149 @@ class ColumnMaker:
                       frozenset(kept.tolist()), self.visited(task, hops))
 
 
+PRICER_CHUNK = 1 << 22
+"""Arcs (or held arcs) the pricer's set-up and :meth:`Pricer.arc_prices` treat at a time,
+so that their temporaries stay a few tens of MB however many arcs the model has."""
+
+
+def _index_dtype(bound: int) -> type[np.signedinteger]:
+    """int32 when every index ``0 .. bound`` fits it, else int64."""
+    return np.int32 if bound <= np.iinfo(np.int32).max else np.int64
+
+
 class Pricer:
     """Shortest plans of every task under prices (see the module docstring, pricing).
 
     Per task, the arcs are ordered by the slot of their tail state, latest first, and by
     tail state within a slot, so that one pass over the slots gives every state's least
-    priced cost to the sink."""
+    priced cost to the sink.
+
+    Memory: beyond the model, about 4 bytes an arc (the tasks' arc order, which every
+    pass and :meth:`task_arcs` view), 14 a held arc (its id, flat slot indices and level)
+    and the 8 of :meth:`arc_prices`'s output buffer; the set-up treats
+    :data:`PRICER_CHUNK` arcs at a time. Arc ids are int32 while the model's arcs fit it,
+    flat (slot, node) indices int32 while ``(H + 1) * N1`` does."""
 
     def __init__(self, model: ExpandedModel, rows: MasterRows,
                  deadline: Deadline | None = None) -> None:
         self.model = model
         inst = model.instance
         deadline = deadline or Deadline.never()
-        n1 = inst.n_nodes
-        sends = np.flatnonzero(model.arc_sub_slot >= 0)
-        sub_row = rows.subcarrier_row[model.arc_sub_slot[sends],
-                                      np.maximum(model.arc_subcarrier[sends], 0)]
-        self._sends, self._send_row = sends[sub_row >= 0], sub_row[sub_row >= 0]
+        n1, n_arcs, chunk = inst.n_nodes, model.n_arcs, PRICER_CHUNK
+        arc_dtype = _index_dtype(n_arcs)
+        # transfers in a subcarrier row that can bind, and their rows
+        sends, send_row = [], []
+        for lo in range(0, n_arcs, chunk):
+            sub_slot = model.arc_sub_slot[lo:lo + chunk]
+            local = np.flatnonzero(sub_slot >= 0)
+            sub_row = rows.subcarrier_row[sub_slot[local], np.maximum(
+                model.arc_subcarrier[lo:lo + chunk][local], 0)]
+            keep = sub_row >= 0
+            sends.append((local[keep] + lo).astype(arc_dtype))
+            send_row.append(sub_row[keep].astype(_index_dtype(rows.n_rows)))
+        self._sends, self._send_row = np.concatenate(sends), np.concatenate(send_row)
+        del sends, send_row
         # computing arcs that hold some slot of a capacity row: the only ones priced
         binding = np.zeros((inst.horizon_slots + 1, n1))
         np.cumsum(rows.capacity_row >= 0, axis=0, out=binding[1:])
-        slot = model.arc_slot.astype(np.int64)  # int32 in the model: flat indices in int64
-        first = slot * n1 + model.arc_node
-        past = (slot + model.arc_slots) * n1 + model.arc_node
-        del slot
-        held = (model.arc_level > 0) & (binding.ravel()[past] > binding.ravel()[first])
-        self._held = np.flatnonzero(held)
-        self._held_first, self._held_past = first[self._held], past[self._held]
-        self._held_level = model.arc_level[self._held].astype(float)
+        flat_binding = binding.ravel()
+        flat_dtype = _index_dtype(flat_binding.shape[0])
+        held: list[np.ndarray] = []
+        held_first: list[np.ndarray] = []
+        held_past: list[np.ndarray] = []
+        for lo in range(0, n_arcs, chunk):
+            computing = np.flatnonzero(model.arc_level[lo:lo + chunk] > 0)
+            slot = model.arc_slot[lo:lo + chunk][computing].astype(np.int64)  # flat: int64
+            node = model.arc_node[lo:lo + chunk][computing]
+            first = slot * n1 + node
+            past = (slot + model.arc_slots[lo:lo + chunk][computing]) * n1 + node
+            keep = flat_binding[past] > flat_binding[first]
+            held.append((computing[keep] + lo).astype(arc_dtype))
+            held_first.append(first[keep].astype(flat_dtype))
+            held_past.append(past[keep].astype(flat_dtype))
+        # one field at a time, so that the parts and the whole coexist for one field only
+        self._held = np.concatenate(held)
+        del held
+        self._held_first = np.concatenate(held_first)
+        del held_first
+        self._held_past = np.concatenate(held_past)
+        del held_past
+        self._held_level = model.arc_level[self._held]  # the model's small dtype, exact
+        # each task's arcs, in pricing order, written into one array that the tasks view
+        self._order = np.empty(n_arcs, dtype=arc_dtype)
+        bounds, by_task = self._task_bounds()
         self._tasks: list[tuple[int, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]] = []
         for q in range(inst.n_tasks):
             deadline.check(SETUP_STAGE)
-            arcs = np.flatnonzero(model.arc_task == q)
-            tail_slot = model.state_slot[model.arc_tail[arcs]]
-            order = np.lexsort((model.arc_tail[arcs], -tail_slot))
-            arcs, tail_slot = arcs[order], tail_slot[order]
+            lo, hi = int(bounds[q]), int(bounds[q + 1])
+            arcs = np.arange(lo, hi, dtype=np.int64) if by_task is None else by_task[lo:hi]
+            tails = model.arc_tail[arcs]
+            tail_slot = model.state_slot[tails]
+            order = np.lexsort((tails, -tail_slot))
+            del tails
+            self._order[lo:hi] = arcs[order]
+            arcs, tail_slot = self._order[lo:hi], tail_slot[order]
+            del order
             cuts = np.flatnonzero(np.diff(tail_slot)) + 1
             passes = []
             for part in np.split(arcs, cuts):
                 tails = model.arc_tail[part]
-                first = np.r_[0, np.flatnonzero(np.diff(tails)) + 1]
+                first = np.r_[0, np.flatnonzero(np.diff(tails)) + 1].astype(np.int32)
                 passes.append((part, first))
             self._tasks.append((int(model.task_start[q]), arcs, passes))
+        del by_task
         # every state's out-arcs, contiguous in the tasks' arc order
-        self._order = np.concatenate([arcs for _, arcs, _ in self._tasks])
-        ordered_tails = model.arc_tail[self._order]
-        self._out_start = np.r_[0, np.flatnonzero(np.diff(ordered_tails)) + 1]
-        self._out_end = np.r_[self._out_start[1:], self._order.shape[0]]
-        tails = ordered_tails[self._out_start]
-        self._out_slot = np.full(model.n_states, -1, dtype=np.int64)
+        starts = [np.zeros(1, dtype=arc_dtype)] if n_arcs else []
+        for lo in range(0, max(n_arcs - 1, 0), chunk):
+            tails = model.arc_tail[self._order[lo:lo + chunk + 1]]
+            starts.append((np.flatnonzero(np.diff(tails)) + (lo + 1)).astype(arc_dtype))
+        self._out_start = np.concatenate(starts) if starts else np.zeros(0, dtype=arc_dtype)
+        self._out_end = np.r_[self._out_start[1:], n_arcs].astype(arc_dtype)
+        tails = model.arc_tail[self._order[self._out_start]]
+        self._out_slot = np.full(model.n_states, -1,
+                                 dtype=_index_dtype(self._out_start.shape[0]))
         self._out_slot[tails] = np.arange(tails.shape[0])
+        self._priced: np.ndarray | None = None
+
+    def _task_bounds(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(Q + 1,) the bounds of each task's arcs in the arcs sorted by task (stably),
+        and that sort's arc ids, None when the arcs are already in task order (as
+        :func:`~solvers.exact.expanded.build` writes them, task by task): task ``q``'s
+        arcs, in increasing id, are ``bounds[q] .. bounds[q + 1] - 1`` of that order."""
+        model, q = self.model, self.model.instance.n_tasks
+        task = model.arc_task
+        if task.shape[0] and (int(task.min()) < 0 or int(task.max()) >= q):
+            raise ValueError("arc_task outside the instance's tasks")
+        if all(bool(np.all(np.diff(task[lo:lo + PRICER_CHUNK + 1]) >= 0))
+               for lo in range(0, max(model.n_arcs - 1, 0), PRICER_CHUNK)):
+            return np.searchsorted(task, np.arange(q + 1)), None
+        by_task = np.argsort(task, kind="stable").astype(_index_dtype(model.n_arcs))
+        return np.r_[0, np.cumsum(np.bincount(task, minlength=q))], by_task
 
     def arc_prices(self, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         """(A,) priced arc costs at capacity prices ``mu`` (H, N1) and subcarrier prices
-        ``sigma`` (R,) indexed by row (only subcarrier rows are read)."""
+        ``sigma`` (R,) indexed by row (only subcarrier rows are read).
+
+        The result is the pricer's own buffer, overwritten by the next call (its callers
+        use it, and may change it, before pricing again)."""
         cum = np.zeros((mu.shape[0] + 1, mu.shape[1]))
         np.cumsum(mu, axis=0, out=cum[1:])
         flat = cum.ravel()
-        priced = self.model.arc_cost.copy()
-        priced[self._held] += self._held_level * (flat[self._held_past] - flat[self._held_first])
-        priced[self._sends] += sigma[self._send_row]
+        if self._priced is None:
+            self._priced = np.empty_like(self.model.arc_cost)
+        priced = self._priced
+        np.copyto(priced, self.model.arc_cost)
+        chunk = PRICER_CHUNK
+        for lo in range(0, self._held.shape[0], chunk):
+            held = self._held[lo:lo + chunk]
+            priced[held] += self._held_level[lo:lo + chunk] * (
+                flat[self._held_past[lo:lo + chunk]] - flat[self._held_first[lo:lo + chunk]])
+        for lo in range(0, self._sends.shape[0], chunk):
+            priced[self._sends[lo:lo + chunk]] += sigma[self._send_row[lo:lo + chunk]]
         return priced
 
     def task_arcs(self, task: int) -> np.ndarray:
-        """(a,) int64, the ids of ``task``'s arcs (every kind)."""
+        """(a,) the ids of ``task``'s arcs (every kind; int32 while the arcs fit it)."""
         return self._tasks[task][1]
 
     def shortest(self, priced: np.ndarray, deadline: Deadline | None = None
@@ -743,11 +822,12 @@ class BranchAndPrice:
         self.model, self.rows = maker.model, maker.rows
         self.incumbent, self.limits, self.seed, self.deadline = incumbent, limits, seed, deadline
         model = self.model
-        self._tail_slot = model.state_slot[model.arc_tail]
-        to_sink = np.zeros(model.n_states, dtype=bool)
-        to_sink[model.task_sink] = True
-        self._head_slot = np.where(to_sink[model.arc_head], np.iinfo(np.int64).max,
-                                   model.state_slot[model.arc_head])
+        # per arc, in int32 (slots fit it, :data:`~solvers.exact.expanded.ID_DTYPE`),
+        # gathered from per-state arrays so that no (A,) int64 temporary is made
+        slot = model.state_slot.astype(np.int32)
+        self._tail_slot = slot[model.arc_tail]
+        slot[model.task_sink] = np.iinfo(np.int32).max  # a sink: after every slot
+        self._head_slot = slot[model.arc_head]
 
     def forbidden(self, branches: list[Branch]) -> np.ndarray:
         """(A,) bool, the arcs priced out at a node with ``branches``."""
