@@ -32,7 +32,11 @@ capacity ``u = v / V``: ``A_v(u) = sum_k c_k(z_p) phi_k(u)`` with
 over shares 1% .. 100%. Chosen over one output per level because a hop's cost and length
 are smooth in its rate (energy grows as ``r^2``, time as ``1/r``: even in ``log r``), so
 one sample teaches the neighbouring levels too, and because it serves any number of
-levels (20 or 100). With ``C_p`` the pair's valid cells:
+levels (20 or 100). Sixteen bumps by measurement (docs/learned.md, "What the tiny runs
+learn"): two bumps overestimate less through the maximum over cells and learn faster on
+the 20-level small family, but cannot place the deadline cliff among 100 levels (on the
+paper family they complete a fraction of the tasks sixteen do). With ``C_p`` the pair's
+valid cells:
 
     Q(s, (p, sc, v)) = q_p + A[sc, v] - mean over C_p of A,      A[sc, v] = A_s[sc] + A_v[v]
 
