@@ -109,6 +109,43 @@ def test_shipped_checkpoints_act_on_the_default_set(solver: str) -> None:
     assert family.fits(inst)
 
 
+def test_a_policy_acts_on_its_thread_count_and_restores_torchs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A learned solver acts with ``threads`` torch threads (default 1: a sweep runs
+    solvers side by side) and leaves torch's own setting as it found it, even when the
+    run fails; a count below 1 is refused."""
+    import torch
+
+    from solvers.rl import policy
+    from solvers.rl.agent import PolicyFileError
+
+    inst = load_instance(REPO / "instances" / "tiny-v1" / "p1-n2-q2-s0.json")
+    seen: list[int] = []
+    real = policy.greedy_action
+
+    def counting(*args: object, **kwargs: object) -> object:
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(policy, "greedy_action", counting)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        make_solver("ddqn").solve(inst)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+        seen.clear()
+        make_solver("ddqn", threads="2").solve(inst)
+        assert set(seen) == {2}
+        with pytest.raises(PolicyFileError):
+            make_solver("ddqn", checkpoint="/no/such/policy.pt").solve(inst)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads"):
+        make_solver("ddqn", threads="0")
+
+
 def test_rl_benchmark_reports_latency_and_update_cost() -> None:
     """``bench --rl`` runs end to end (tiny sizes here) and reports every figure."""
     from solvers.rl.bench import run_rl_benchmarks
