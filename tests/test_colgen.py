@@ -8,12 +8,14 @@ schedule is judged by the evaluator.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from brute_force import BruteForceResult, brute_force
+from test_decomposed import optimum, optimum_tol, two_component_case
 from test_exact import MILP_TOL, tiny_case
 
 from dcibench.evaluator import evaluate
@@ -194,3 +196,48 @@ def test_warm_starts_seed_the_incumbent_and_the_columns() -> None:
 def test_a_bad_warm_start_is_refused_naming_the_option(names: str) -> None:
     with pytest.raises(ValueError, match="warm_start"):
         ColumnGeneration(warm_start=names)
+
+
+def components_case() -> Instance:
+    """test_decomposed's two link components: server and ED1 (tasks 0, 1), EDs 2 and 3
+    (tasks 2, 3, 4)."""
+    return dataclasses.replace(two_component_case(), task_source=np.array([1, 1, 2, 2, 3]),
+                               task_arrival=np.array([0, 1, 0, 1, 1]))
+
+
+def test_components_warm_start_merges_the_milp_into_greedy() -> None:
+    """``components``: the MILP's schedule of each component small enough (here the one
+    with 2 tasks) merged into ``greedy``'s of the rest. It is feasible, no worse than
+    ``greedy``'s, the same twice; colgen's objective stays above the optimum and its bound
+    below it, and the component's record names its tasks and MILP status."""
+    inst = components_case()
+    best = optimum(inst)
+    greedy = evaluate(inst, make_solver("greedy").solve(inst).schedule).objective
+    assert greedy is not None
+    cut = {"max_iterations": 1, "max_nodes": 1, "component_max_tasks": 2}
+    runs = [ColumnGeneration(**cut, warm_start="components").solve(inst) for _ in range(2)]
+    values = [r.info["warm_start_objectives"]["components"] for r in runs]
+    assert values[0] is not None and values[0] <= greedy * (1 + BOUND_TOL)
+    assert values[0] == values[1] and runs[0].schedule.hops == runs[1].schedule.hops
+    assert runs[0].info["warm_start_components"] == runs[1].info["warm_start_components"]
+    (record,) = runs[0].info["warm_start_components"]
+    assert record["tasks"] == [0, 1] and record["status"] == "optimal"
+    assert not record["stopped_by_time"]
+    for result in runs[:1] + [ColumnGeneration(warm_start="greedy,components").solve(inst)]:
+        evaluation = evaluate(inst, result.schedule)
+        assert evaluation.feasible and evaluation.objective is not None
+        assert evaluation.objective <= values[0] * (1 + BOUND_TOL)
+        assert best <= evaluation.objective + optimum_tol(best)
+        assert below(result.info["bound"], best + optimum_tol(best))
+
+
+def test_components_warm_start_without_components_is_greedy() -> None:
+    """With no component small enough (``component_max_tasks=0``) the ``components``
+    warm start is ``greedy``'s schedule and records no component."""
+    inst = components_case()
+    greedy = evaluate(inst, make_solver("greedy").solve(inst).schedule).objective
+    result = ColumnGeneration(max_iterations=1, max_nodes=1, component_max_tasks=0,
+                              warm_start="components").solve(inst)
+    assert result.info["warm_start_objectives"]["components"] == pytest.approx(greedy,
+                                                                              rel=1e-12)
+    assert result.info["warm_start_components"] == []

@@ -66,7 +66,12 @@ warm-start schedules come from the registered solvers named by ``warm_start`` (d
 ``greedy`` alone; ``bound``'s schedule, ``rollout``'s with the MILP's on small components
 of the link graph, is the strongest one cheap enough), solved in that order with their
 default options and the time left; the best of them the evaluator accepts is the first
-incumbent.
+incumbent. The name ``components`` (not a registered solver) adds the MILP's schedule of
+every link-graph component with at most ``component_max_tasks`` tasks and
+``component_max_eds`` EDs (``component_max_nodes`` branch-and-bound nodes each, proven
+optimal or not) merged into ``greedy``'s schedule of the other tasks, as ``bound`` merges
+(:mod:`solvers.exact.decomposed.components`); ``greedy``'s schedule of every task when that
+is not better. ``info["warm_start_components"]`` records each component's MILP.
 
 **Reproducible.** The iteration, column and node limits and the MILP's node limit decide
 the result; HiGHS runs on one thread, deterministically. A time limit only stops a stage;
@@ -101,6 +106,7 @@ from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
 from solvers.exact.common import MIN_SOLVE_TIME_S, THREADS, relative_gap
 from solvers.exact.deadline import Deadline, TimeUp
+from solvers.exact.decomposed.components import exact_components, merged_with_heuristic
 from solvers.exact.expanded import DROP, HOP, ExpandedModel, build, schedule_from_arcs
 from solvers.heuristics.greedy import GreedyLookahead
 
@@ -112,6 +118,23 @@ DEFAULT_MAX_COLUMNS = 20_000
 
 DEFAULT_WARM_START: tuple[str, ...] = (GreedyLookahead.name,)
 """The solvers whose schedules seed the master and the incumbent."""
+
+COMPONENTS_WARM_START = "components"
+"""The warm-start name (not a registered solver) of the schedule made by component: the
+MILP's schedule of every small component of the link graph merged into ``greedy``'s
+schedule of the other tasks (:meth:`ColumnGeneration._components_schedule`)."""
+
+DEFAULT_COMPONENT_MAX_TASKS = 10
+"""Tasks of a link-graph component the ``components`` warm start solves by the MILP."""
+
+DEFAULT_COMPONENT_MAX_EDS = 4
+"""EDs of a link-graph component the ``components`` warm start solves by the MILP."""
+
+DEFAULT_COMPONENT_MAX_NODES = 200
+"""HiGHS branch-and-bound nodes (``mip_max_nodes``) of each component's MILP in the
+``components`` warm start: the limit that decides its schedule (a time limit only stops
+it, recorded). On paper-v1's p1-n20-s2 (a 7-task, 2-ED component) 200 nodes take 112 s
+and find 27.579 failing one task (the MILP's 900 s best: 27.443)."""
 
 DEFAULT_MAX_NODES = 200
 """Branch-and-price nodes."""
@@ -736,13 +759,14 @@ class Incumbent:
 
 def warm_start_names(names: str | Sequence[str]) -> tuple[str, ...]:
     """``names`` (a sequence, or one string separated by commas) as a tuple of registered
-    solver names; ValueError naming the option for an empty list, ``colgen`` itself or an
-    unknown name."""
+    solver names or :data:`COMPONENTS_WARM_START`; ValueError naming the option for an
+    empty list, ``colgen`` itself or an unknown name."""
     found = tuple(n.strip() for n in (names.split(",") if isinstance(names, str) else names))
-    known = set(solver_names()) - {ColumnGeneration.name}
+    known = (set(solver_names()) - {ColumnGeneration.name}) | {COMPONENTS_WARM_START}
     bad = [n for n in found if n not in known]
     if not found or bad:
-        raise ValueError(f"warm_start: expected registered solver names other than colgen, "
+        raise ValueError(f"warm_start: expected registered solver names other than colgen "
+                         f"or {COMPONENTS_WARM_START!r}, "
                          f"got {list(found)!r} (valid: {', '.join(sorted(known))})")
     return found
 
@@ -985,7 +1009,12 @@ class ColumnGeneration(Solver):
         smoothing: Wentges' smoothing weight (0: none).
         warm_start: registered solver names (a sequence, or one string with names
             separated by commas) whose schedules seed the master's columns and the
-            incumbent, in that order.
+            incumbent, in that order; :data:`COMPONENTS_WARM_START` (``components``)
+            names the schedule made by component (:meth:`_components_schedule`).
+        component_max_tasks, component_max_eds: size limits of the link-graph
+            components the ``components`` warm start solves by the MILP.
+        component_max_nodes: HiGHS branch-and-bound nodes of each of those MILPs (the
+            limit that decides their schedules; the time limit only stops them).
     """
 
     name = "colgen"
@@ -997,16 +1026,26 @@ class ColumnGeneration(Solver):
                  max_columns: int = DEFAULT_MAX_COLUMNS, max_nodes: int = DEFAULT_MAX_NODES,
                  max_mip_nodes: int = DEFAULT_MAX_MIP_NODES,
                  smoothing: float = DEFAULT_SMOOTHING,
-                 warm_start: str | Sequence[str] = DEFAULT_WARM_START) -> None:
+                 warm_start: str | Sequence[str] = DEFAULT_WARM_START,
+                 component_max_tasks: int = DEFAULT_COMPONENT_MAX_TASKS,
+                 component_max_eds: int = DEFAULT_COMPONENT_MAX_EDS,
+                 component_max_nodes: int = DEFAULT_COMPONENT_MAX_NODES) -> None:
         self.time_limit_s = time_limit_s
         self.limits = Limits(max_iterations, max_columns, max_nodes, max_mip_nodes, smoothing)
         self.warm_start = warm_start_names(warm_start)
+        self.component_max_tasks = component_max_tasks
+        self.component_max_eds = component_max_eds
+        self.component_max_nodes = component_max_nodes
 
     def solve(self, instance: Instance, *, seed: int = 0,
               time_limit_s: float | None = None) -> SolveResult:
         begin = time.perf_counter()
         deadline = begin + (self.time_limit_s if time_limit_s is None else time_limit_s)
-        warm = [self._warm_start(name, instance, seed, deadline) for name in self.warm_start]
+        components: list[dict[str, Any]] = []
+        warm = [self._warm_start(name, instance, seed, deadline, components)
+                for name in self.warm_start]
+        warm_stopped = ["components warm start"] if any(
+            c["stopped_by_time"] for c in components) else []
         incumbent = Incumbent.first(instance, *warm[0][1:])
         for _, schedule, checked in warm[1:]:
             incumbent.offer(instance, schedule, checked)
@@ -1032,7 +1071,8 @@ class ColumnGeneration(Solver):
                         seeded += master.add(maker.make(task, arcs))
             pricer = Pricer(model, rows, Deadline(deadline))
         except TimeUp as stop:
-            return self._cut_short(incumbent, warm_values, stop.stage, begin)
+            return self._cut_short(incumbent, warm_values, stop.stage, begin,
+                                   components, warm_stopped)
         build_s = time.perf_counter() - begin
 
         found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed,
@@ -1040,7 +1080,8 @@ class ColumnGeneration(Solver):
         objective = incumbent.value
         bound = max(found.bound, 0.0)
         proven = objective - bound <= PROVEN_REL_TOL * max(1.0, abs(objective))
-        status = "optimal" if proven else "timeout" if found.stopped_by_time else "feasible"
+        stopped = warm_stopped + found.stopped_by_time
+        status = "optimal" if proven else "timeout" if stopped else "feasible"
         wall = time.perf_counter() - begin
         info: dict[str, Any] = {
             "bound": bound, "solver_objective": objective,
@@ -1051,23 +1092,56 @@ class ColumnGeneration(Solver):
             "iterations": found.iterations, "mispricings": found.mispricings,
             "lp_failures": found.lp_failures,
             "columns": len(master.columns), "warm_start_columns": seeded,
-            "warm_start_objectives": warm_values, "mip_status": found.mip_status,
-            "stopped_by_time": found.stopped_by_time, "n_arcs": model.n_arcs,
+            "warm_start_objectives": warm_values, "warm_start_components": components,
+            "mip_status": found.mip_status, "stopped_by_time": stopped, "n_arcs": model.n_arcs,
             "n_states": model.n_states, "n_rows": rows.n_rows, "build_time_s": build_s,
             "search_time_s": wall - build_s, "wall_time_s": wall}
         return SolveResult(incumbent.schedule, status, wall, info)
 
-    @staticmethod
-    def _warm_start(name: str, instance: Instance, seed: int, deadline: float
-                    ) -> tuple[str, Schedule, Evaluation]:
+    def _warm_start(self, name: str, instance: Instance, seed: int, deadline: float,
+                    components: list[dict[str, Any]]) -> tuple[str, Schedule, Evaluation]:
         """The registered solver ``name``'s schedule (told the time left until
-        ``deadline``, a ``time.perf_counter()`` value) and the evaluator's verdict on it."""
+        ``deadline``, a ``time.perf_counter()`` value), or the ``components`` one (its
+        components' records appended to ``components``), and the evaluator's verdict."""
         left = max(deadline - time.perf_counter(), MIN_SOLVE_TIME_S)
+        if name == COMPONENTS_WARM_START:
+            schedule, checked = self._components_schedule(instance, seed, left, components)
+            return name, schedule, checked
         schedule = make_solver(name).solve(instance, seed=seed, time_limit_s=left).schedule
         return name, schedule, evaluate(instance, schedule)
 
+    def _components_schedule(self, instance: Instance, seed: int, time_limit_s: float,
+                             components: list[dict[str, Any]]
+                             ) -> tuple[Schedule, Evaluation]:
+        """The ``components`` warm start: every link-graph component with at most
+        ``component_max_tasks`` tasks and ``component_max_eds`` EDs solved by the MILP
+        within ``component_max_nodes`` nodes (:func:`exact_components`; each stopped at
+        half the time left, recorded), merged into ``greedy``'s schedule of the other tasks
+        (:func:`merged_with_heuristic`, as ``bound`` merges). ``greedy``'s schedule of
+        every task instead when the merge fails, the evaluator rejects it or it is not
+        better; the schedule and its evaluation. One record per component is appended
+        to ``components`` (tasks, EDs, the MILP's status, bound, whether time stopped it)."""
+        greedy = GreedyLookahead()
+        whole = greedy.solve(instance, seed=seed).schedule
+        whole_checked = evaluate(instance, whole)
+        if self.component_max_tasks <= 0:
+            return whole, whole_checked
+        parts = exact_components(instance, self.component_max_tasks, self.component_max_eds,
+                                 time_limit_s / 2, self.component_max_nodes)
+        components.extend({"tasks": p.tasks.tolist(), "status": p.status, "bound": p.bound,
+                           "stopped_by_time": p.stopped_by_time} for p in parts)
+        found = merged_with_heuristic(instance, parts,
+                                      lambda sub: greedy.solve(sub, seed=seed).schedule,
+                                      COMPONENTS_WARM_START)
+        if found is not None and found[1].objective is not None and (
+                whole_checked.objective is None
+                or found[1].objective <= whole_checked.objective):
+            return found
+        return whole, whole_checked
+
     def _cut_short(self, incumbent: Incumbent, warm_values: dict[str, float | None],
-                   stage: str, begin: float) -> SolveResult:
+                   stage: str, begin: float, components: list[dict[str, Any]],
+                   warm_stopped: list[str]) -> SolveResult:
         """The result of a run whose time limit passed before the search began: the best
         warm-start schedule (or the all-failed one) and the bound 0 (no cost is negative)."""
         wall = time.perf_counter() - begin
@@ -1078,8 +1152,8 @@ class ColumnGeneration(Solver):
             "root_lp_value": None, "root_converged": False, "nodes": 0, "open_nodes": 1,
             "iterations": 0, "mispricings": 0, "lp_failures": 0, "columns": 0,
             "warm_start_columns": 0, "warm_start_objectives": warm_values,
-            "mip_status": "not run",
-            "stopped_by_time": [stage], "n_arcs": None, "n_states": None, "n_rows": None,
+            "warm_start_components": components, "mip_status": "not run",
+            "stopped_by_time": warm_stopped + [stage], "n_arcs": None, "n_states": None, "n_rows": None,
             "build_time_s": wall, "search_time_s": 0.0, "wall_time_s": wall}
         status = "optimal" if objective <= 0.0 else "timeout"
         return SolveResult(incumbent.schedule, status, wall, info)

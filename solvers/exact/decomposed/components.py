@@ -4,10 +4,12 @@ merged into another schedule (:mod:`solvers.exact.decomposed`, components)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from dcibench.evaluator import Evaluation, evaluate
 from dcibench.physics import physics_of, subcarriers_differ
 from dcibench.types import Hop, Instance, Schedule
 from solvers.exact.decomposed.graph import link_components
@@ -79,7 +81,8 @@ def exact_components(instance: Instance, max_tasks: int, max_eds: int, time_limi
             int(component), tasks, result.status,
             float(bound) if bound is not None and np.isfinite(bound) else -np.inf,
             Schedule(hops, instance.name, MilpSolver.name),
-            result.info.get("termination_condition") == "maxTimeLimit"))
+            result.info.get("termination_condition") == "maxTimeLimit"
+            or bool(result.info.get("stopped_by_time"))))
     return solved
 
 
@@ -113,3 +116,27 @@ def merge(instance: Instance, schedule: Schedule, parts: list[ExactComponent]
             used.add((int(slot), free[0]))
             new[index] = dataclasses.replace(hop, subcarrier=free[0])
     return Schedule(tuple(kept + new), instance.name, schedule.solver, dict(schedule.meta))
+
+
+def merged_with_heuristic(instance: Instance, parts: list[ExactComponent],
+                          heuristic: Callable[[Instance], Schedule], solver: str
+                          ) -> tuple[Schedule, Evaluation] | None:
+    """``heuristic`` (a function of an instance to its schedule) on the instance's tasks
+    outside the parts, the parts' schedules merged in (:func:`merge`), named ``solver``,
+    and its evaluation; None without parts, when the merge fails (a slot short of
+    subcarriers) or when the evaluator rejects the result."""
+    exact = np.concatenate([p.tasks for p in parts]) if parts else np.zeros(0, np.int64)
+    if not exact.size:
+        return None
+    rest = np.setdiff1d(np.arange(instance.n_tasks), exact)
+    base = Schedule((), instance.name, solver)
+    if rest.size:
+        sub = dataclasses.replace(instance, task_source=instance.task_source[rest],
+                                  task_arrival=instance.task_arrival[rest])
+        base = Schedule(tuple(dataclasses.replace(h, task=int(rest[h.task]))
+                              for h in heuristic(sub).hops), instance.name, solver)
+    merged = merge(instance, base, parts)
+    if merged is None:
+        return None
+    checked = evaluate(instance, merged)
+    return (merged, checked) if checked.feasible else None

@@ -3,7 +3,6 @@ the offline optimum beside the feasible schedule it used as target."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
@@ -13,7 +12,11 @@ from dcibench.evaluator import Evaluation, evaluate
 from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
 from solvers.exact.common import relative_gap
-from solvers.exact.decomposed.components import ExactComponent, exact_components, merge
+from solvers.exact.decomposed.components import (
+    ExactComponent,
+    exact_components,
+    merged_with_heuristic,
+)
 from solvers.exact.decomposed.search import DEFAULT_ITERATIONS, decomposed_bound
 from solvers.heuristics.rollout import GreedyRollout
 
@@ -126,22 +129,10 @@ class DecomposedBound(Solver):
         """The heuristic on the tasks outside the parts proven optimal, merged with those
         parts' schedules; when that is infeasible (a slot short of subcarriers), the
         heuristic on every task. Its schedule and evaluation."""
-        parts = [p for p in parts if p.status == "optimal"]
-        exact = np.concatenate([p.tasks for p in parts]) if parts else np.zeros(0, np.int64)
-        rest = np.setdiff1d(np.arange(instance.n_tasks), exact)
-        if exact.size:
-            base = Schedule((), instance.name, TARGET_SOLVER)
-            if rest.size:
-                sub = dataclasses.replace(instance, task_source=instance.task_source[rest],
-                                          task_arrival=instance.task_arrival[rest])
-                found = self._heuristic(sub, seed)
-                base = Schedule(tuple(dataclasses.replace(h, task=int(rest[h.task]))
-                                      for h in found.hops), instance.name, TARGET_SOLVER)
-            merged = merge(instance, base, parts)
-            if merged is not None:
-                checked = evaluate(instance, merged)
-                if checked.feasible:
-                    return merged, checked
+        found = merged_with_heuristic(instance, [p for p in parts if p.status == "optimal"],
+                                      lambda sub: self._heuristic(sub, seed), TARGET_SOLVER)
+        if found is not None:
+            return found
         schedule = self._heuristic(instance, seed)
         return schedule, evaluate(instance, schedule)
 
