@@ -106,7 +106,6 @@ from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
 from solvers.exact.common import MIN_SOLVE_TIME_S, THREADS, relative_gap
 from solvers.exact.deadline import Deadline, TimeUp
-from solvers.exact.decomposed.components import exact_components, merged_with_heuristic
 from solvers.exact.expanded import DROP, HOP, ExpandedModel, build, schedule_from_arcs
 from solvers.heuristics.greedy import GreedyLookahead
 
@@ -1121,6 +1120,9 @@ class ColumnGeneration(Solver):
         every task instead when the merge fails, the evaluator rejects it or it is not
         better; the schedule and its evaluation. One record per component is appended
         to ``components`` (tasks, EDs, the MILP's status, bound, whether time stopped it)."""
+        # the component MILPs need Pyomo: imported only when this warm start is asked for
+        from solvers.exact.decomposed.components import exact_components, merged_with_heuristic
+
         greedy = GreedyLookahead()
         whole = greedy.solve(instance, seed=seed).schedule
         whole_checked = evaluate(instance, whole)
