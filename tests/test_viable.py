@@ -19,7 +19,6 @@ from solvers.rl.state import encode, pair_cells, valid_pairs, viable_cells
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny-v1"
 PARAMS = [GeneratorParams(n_eds=2, seed=3, n_tasks=3, arrival_window_slots=4, levels=20),
           GeneratorParams(n_eds=3, seed=4, n_tasks=4, levels=10, fading=True)]
 
@@ -119,10 +118,10 @@ def tiny_viable_run(variant: str, seed: int, folder: Path) -> tuple[float, float
     small network; CERL with k = 6, J = 16)."""
     import dataclasses
 
-    from dcibench.evaluator import evaluate
+    from rl_helpers import tiny_objective
+
     from dcibench.family import InstanceFamily
-    from dcibench.io import load_instance
-    from dcibench.registry import make_solver, trainer_module
+    from dcibench.registry import trainer_module
 
     trainer = trainer_module(variant)
     default = trainer.Config()
@@ -137,14 +136,7 @@ def tiny_viable_run(variant: str, seed: int, folder: Path) -> tuple[float, float
         settings.update(population_size=6, fitness_batch=16)
     family = InstanceFamily.preset("small", (2, 3), n_tasks=(2, 3))
     path = trainer.train(trainer.Config(**settings), family, folder, progress=False)
-    learned, random = [], []
-    for file in sorted(TINY.glob("p1-*.json")):
-        instance = load_instance(file)
-        schedule = make_solver(variant, checkpoint=str(path)).solve(instance).schedule
-        learned.append(evaluate(instance, schedule).objective)
-        random += [evaluate(instance, make_solver("random").solve(instance, seed=s).schedule)
-                   .objective for s in range(3)]
-    return float(np.mean(learned)), float(np.mean(random))
+    return tiny_objective(variant, checkpoint=str(path)), tiny_objective("random", range(3))
 
 
 def test_a_tiny_ddqn_viable_training_beats_random(tmp_path: Path) -> None:
