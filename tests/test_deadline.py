@@ -229,3 +229,21 @@ def test_run_until_keeps_the_last_reports(forks: list[int]) -> None:
     assert (done.result, done.killed, done.exit_code) == (42, False, 0)
     assert len(forks) == 2
     assert_gone(forks)
+
+
+def test_milp_killed_before_any_incumbent_reports_the_all_failed_objective(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """HiGHS killed before its first incumbent: the schedule is the all-failed one, and
+    the solver's own objective is that schedule's (it was None, which a run cut right
+    after a 1.9 s build of p1-n5-q6-s0 under a 2 s limit once showed)."""
+    from solvers.exact import milp
+
+    monkeypatch.setattr(milp, "run_until",
+                        lambda work, until: hard_stop.Outcome(None, {}, True, -9))
+    instance = load_instance(TINY)
+    result = MilpSolver().solve(instance, time_limit_s=30.0)
+    evaluation = evaluate(instance, result.schedule)
+    assert result.schedule.hops == () and result.status == "timeout"
+    assert result.info["stopped_by_time"] == [KILLED_STAGE]
+    assert result.info["solver_objective"] == pytest.approx(evaluation.objective, rel=1e-9)
+    assert evaluation.objective == instance.n_tasks * instance.penalty

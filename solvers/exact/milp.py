@@ -272,7 +272,9 @@ class MilpSolver(Solver):
         schedule = (schedule_from_arcs(model, chosen, self.name) if chosen is not None
                     else Schedule((), instance.name, self.name))
         wall = time.perf_counter() - start
-        objective = float(model.arc_cost[chosen].sum()) if chosen is not None else None
+        # without a solution the schedule is the all-failed one: its objective, as in _cut_short
+        objective = (float(model.arc_cost[chosen].sum()) if chosen is not None
+                     else float(instance.n_tasks * instance.penalty))
         # every cost is non-negative, so 0 bounds the optimum when HiGHS has nothing better
         bound = max(solved.highs_bound or 0.0, 0.0)
         info = {"solver_objective": objective, "highs_objective": solved.highs_objective,
