@@ -78,9 +78,11 @@ def test_deadline_check_names_its_stage() -> None:
     Deadline.never().check("anything")  # no deadline, no stop
 
 
-@pytest.mark.parametrize("limit", [1e-3, 0.3, 1.0])
+@pytest.mark.parametrize("limit", [1e-3, 0.2, 0.5])
 def test_colgen_cut_by_its_limit(limit: float) -> None:
-    """p1-n8-q6-s0 needs about 2 s (200 nodes): each limit cuts another stage."""
+    """p1-n8-q6-s0 needs about 1.8 s (200 nodes, 2026-12-04): 1e-3 s cuts the build, the
+    others column generation here; each stays well below the run so that a faster machine
+    (CI's is faster than this one) is cut too."""
     path = SMALL / "p1-n8-q6-s0.json"
     elapsed, result, evaluation = timed(ColumnGeneration(), path, limit)
     check_cut(result, evaluation, limit, elapsed, GRACE_S, table_value(path, optimum=True))
@@ -90,15 +92,18 @@ def test_colgen_cut_by_its_limit(limit: float) -> None:
 
 
 def test_colgen_cut_in_the_build_of_a_large_model() -> None:
-    """p1-n10-s1 (100 levels, 24 tasks, 2-3 M arcs) takes about 30 s; 2 s stop it in the
-    model build or the set-up, and the overrun stays a small fraction of the grace."""
+    """p1-n10-s1 (100 levels, 24 tasks, 2-3 M arcs) takes about 30 s, its model build alone
+    about 1.2 s (2026-12-04). A limit of half the build time measured here and now stops
+    colgen in the build on any machine, and the overrun stays within the grace. (A fixed
+    2 s limit was in the build on one machine and past it, in branch-and-price, on CI's.)"""
     path = PAPER / "p1-n10-s1.json"
-    limit = 2.0
+    start = time.perf_counter()
+    build(load_instance(path), deadline=Deadline.never())
+    limit = 0.5 * (time.perf_counter() - start)
     elapsed, result, evaluation = timed(ColumnGeneration(), path, limit)
     check_cut(result, evaluation, limit, elapsed, GRACE_S, table_value(path, optimum=False))
     assert result.status == "timeout"
-    assert set(result.info["stopped_by_time"]) & {BUILD_STAGE, "master set-up",
-                                                   "column generation"}
+    assert result.info["stopped_by_time"] == [BUILD_STAGE], result.info["stopped_by_time"]
 
 
 @pytest.mark.parametrize("limit", [0.05, 2.0])
