@@ -73,6 +73,13 @@ optimal or not) merged into ``greedy``'s schedule of the other tasks, as ``bound
 (:mod:`solvers.exact.decomposed.components`); ``greedy``'s schedule of every task when that
 is not better. ``info["warm_start_components"]`` records each component's MILP.
 
+**Bound by component** (``component_bound``, off by default): when the link graph has
+more than one component with tasks, branch-and-price also runs on each component's
+sub-instance alone (the same limits, warm-started from the schedule found), and the bound
+is the larger of the whole run's and the sum of the components' bounds: the components
+share only the subcarriers of each slot, each keeps all of them on its own, so the sum of
+their optima is at most the instance's (:meth:`ColumnGeneration._with_component_bound`).
+
 **Reproducible.** The iteration, column and node limits and the MILP's node limit decide
 the result; HiGHS runs on one thread, deterministically. A time limit only stops a stage;
 the status is then ``"timeout"`` and ``info["stopped_by_time"]`` names the stages it cut.
@@ -89,6 +96,7 @@ Units: costs in objective units; ``mu`` per capacity unit (one level) held in on
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -134,6 +142,15 @@ DEFAULT_COMPONENT_MAX_NODES = 200
 ``components`` warm start: the limit that decides its schedule (a time limit only stops
 it, recorded). On paper-v1's p1-n20-s2 (a 7-task, 2-ED component) 200 nodes take 112 s
 and find 27.579 failing one task (the MILP's 900 s best: 27.443)."""
+
+COMPONENT_BOUND_STAGE = "component bound"
+"""The stage a time limit cuts when it stops a component's run of the ``component_bound``
+option (:meth:`ColumnGeneration._with_component_bound`), as ``info["stopped_by_time"]``
+names it."""
+
+INCUMBENT_WARM_START = "incumbent"
+"""The warm-start name of a component's run there: the whole run's schedule restricted to
+the component."""
 
 DEFAULT_MAX_NODES = 200
 """Branch-and-price nodes."""
@@ -990,6 +1007,21 @@ class BranchAndPrice:
             lp_failures=lp_failures, mip_status=mip_status, stopped_by_time=sorted(set(stopped)))
 
 
+def restricted_schedule(schedule: Schedule, tasks: np.ndarray, nodes: np.ndarray,
+                        name: str) -> Schedule:
+    """The hops of ``tasks`` (T,) in ``schedule``, renumbered as
+    :func:`~solvers.exact.decomposed.components.component_instance` renumbers tasks and
+    ``nodes`` (N',) (every hop of those tasks lies on those nodes), for the instance
+    ``name``."""
+    task_index = {int(q): i for i, q in enumerate(tasks.tolist())}
+    node_index = {int(n): i for i, n in enumerate(nodes.tolist())}
+    return Schedule(tuple(dataclasses.replace(h, task=task_index[h.task],
+                                              node=node_index[h.node],
+                                              next_node=node_index[h.next_node])
+                          for h in schedule.hops if h.task in task_index),
+                    name, schedule.solver)
+
+
 class ColumnGeneration(Solver):
     """``colgen``: branch-and-price on the path-based master (see the module docstring):
     a lower bound and the best schedule it finds.
@@ -1014,6 +1046,10 @@ class ColumnGeneration(Solver):
             components the ``components`` warm start solves by the MILP.
         component_max_nodes: HiGHS branch-and-bound nodes of each of those MILPs (the
             limit that decides their schedules; the time limit only stops them).
+        component_bound: when the link graph has more than one component with tasks,
+            also run branch-and-price on each component's sub-instance on its own, with
+            the same limits, and take as the bound the larger of the whole run's and the
+            sum of the components' (:meth:`_with_component_bound`).
     """
 
     name = "colgen"
@@ -1028,13 +1064,17 @@ class ColumnGeneration(Solver):
                  warm_start: str | Sequence[str] = DEFAULT_WARM_START,
                  component_max_tasks: int = DEFAULT_COMPONENT_MAX_TASKS,
                  component_max_eds: int = DEFAULT_COMPONENT_MAX_EDS,
-                 component_max_nodes: int = DEFAULT_COMPONENT_MAX_NODES) -> None:
+                 component_max_nodes: int = DEFAULT_COMPONENT_MAX_NODES,
+                 component_bound: bool = False) -> None:
         self.time_limit_s = time_limit_s
         self.limits = Limits(max_iterations, max_columns, max_nodes, max_mip_nodes, smoothing)
         self.warm_start = warm_start_names(warm_start)
         self.component_max_tasks = component_max_tasks
         self.component_max_eds = component_max_eds
         self.component_max_nodes = component_max_nodes
+        if not isinstance(component_bound, bool):
+            raise TypeError(f"component_bound: expected true or false, got {component_bound!r}")
+        self.component_bound = component_bound
 
     def solve(self, instance: Instance, *, seed: int = 0,
               time_limit_s: float | None = None) -> SolveResult:
@@ -1045,6 +1085,18 @@ class ColumnGeneration(Solver):
                 for name in self.warm_start]
         warm_stopped = ["components warm start"] if any(
             c["stopped_by_time"] for c in components) else []
+        result = self._search(instance, seed, begin, deadline, warm, components, warm_stopped)
+        if self.component_bound:
+            result = self._with_component_bound(instance, seed, begin, deadline, result)
+        return result
+
+    def _search(self, instance: Instance, seed: int, begin: float, deadline: float,
+                warm: list[tuple[str, Schedule, Evaluation]],
+                components: list[dict[str, Any]], warm_stopped: list[str]) -> SolveResult:
+        """Branch-and-price on ``instance`` from the warm-start schedules ``warm`` (name,
+        schedule, evaluation; the first one, or the all-failed schedule, the first
+        incumbent) until ``deadline`` (a ``time.perf_counter()`` value; ``begin``, when the
+        run began), ``components`` and ``warm_stopped`` recorded in its info."""
         incumbent = Incumbent.first(instance, *warm[0][1:])
         for _, schedule, checked in warm[1:]:
             incumbent.offer(instance, schedule, checked)
@@ -1096,6 +1148,110 @@ class ColumnGeneration(Solver):
             "n_states": model.n_states, "n_rows": rows.n_rows, "build_time_s": build_s,
             "search_time_s": wall - build_s, "wall_time_s": wall}
         return SolveResult(incumbent.schedule, status, wall, info)
+
+    def _with_component_bound(self, instance: Instance, seed: int, begin: float,
+                              deadline: float, result: SolveResult) -> SolveResult:
+        """``result`` (the whole instance's run, begun at ``begin``) with the bound summed
+        over the components of the link graph (over the whole horizon,
+        :func:`~solvers.exact.decomposed.graph.link_components`), when more than one of
+        them holds tasks; ``result`` with the keys below added otherwise.
+
+        **Why the sum is a bound.** Tasks of different components never share a node (a
+        task only reaches nodes of its source's component), so they share neither node
+        capacity nor links: only the subcarriers of each slot couple them. Each
+        component's sub-instance (:func:`~solvers.exact.decomposed.components.component_instance`:
+        its EDs, the server first, unreachable when it lies in another component, and
+        its tasks) keeps every subcarrier. A feasible schedule of the instance restricted
+        to one component's tasks is feasible for that sub-instance and costs there what
+        its tasks cost in the instance (the objective sums over tasks), so the instance's
+        optimum is at least the sum of the components' optima, and so at least the sum of
+        any valid lower bounds on them. The relaxation drops the subcarrier coupling only.
+
+        Each component's run is :meth:`_search` on its sub-instance with the same limits
+        (iterations, columns, nodes, MILP nodes, smoothing; never seconds), warm-started
+        from ``result``'s schedule restricted to it. Its bound is the larger of that run's
+        (valid however it stopped: a run cut by time keeps its Lagrangian and open-node
+        bounds, one cut before its search the bound 0) and, when the ``components`` warm
+        start solved the component by the MILP, that MILP's bound (as ``bound`` uses it),
+        capped at the component run's evaluated objective. The run's bound is the larger
+        of ``result``'s and the sum. The components' schedules, merged (subcarriers
+        reassigned as :func:`~solvers.exact.decomposed.components.merge` does), are
+        offered as a schedule of the instance too; the evaluator decides.
+
+        Added to ``info``: ``own_bound`` (the whole run's), ``component_bounds`` (per
+        component: tasks, EDs, ``colgen_bound``, ``milp_bound``, the ``bound`` used, its
+        run's ``objective``, ``status``, ``nodes``, ``stopped_by_time`` and wall time; empty
+        when not run), ``component_bound_sum`` (None when not run) and ``bound_taken``
+        (``"colgen"`` or ``"component sum"``). A time limit that cuts a component's run
+        adds ``"component bound"`` to ``info["stopped_by_time"]`` (the status is then
+        ``"timeout"``); its bound, still valid, stays in the sum."""
+        # component_instance and merge sit beside the component MILPs (Pyomo): imported
+        # only when this bound is asked for
+        from solvers.exact.decomposed.components import (
+            ExactComponent,
+            component_instance,
+            merge,
+        )
+        from solvers.exact.decomposed.graph import link_components
+
+        info = dict(result.info)
+        own = float(info["bound"])
+        info.update(own_bound=own, component_bounds=[], component_bound_sum=None,
+                    bound_taken="colgen")
+        labels = link_components(instance)
+        task_component = labels[instance.task_source]
+        groups = np.unique(task_component).tolist()
+        if len(groups) < 2:
+            return SolveResult(result.schedule, result.status, result.wall_time_s, info)
+        milp = {tuple(c["tasks"]): float(c["bound"]) for c in info["warm_start_components"]}
+        records: list[dict[str, Any]] = []
+        parts: list[ExactComponent] = []
+        for label in groups:
+            eds = np.flatnonzero(labels[1:] == label) + 1
+            tasks = np.flatnonzero(task_component == label)
+            nodes = np.r_[0, eds]
+            sub = component_instance(instance, nodes, tasks)
+            mine = restricted_schedule(result.schedule, tasks, nodes, sub.name)
+            part = self._search(sub, seed, time.perf_counter(), deadline,
+                                [(INCUMBENT_WARM_START, mine, evaluate(sub, mine))], [], [])
+            colgen_bound = float(part.info["bound"])
+            milp_bound = milp.get(tuple(tasks.tolist()), -np.inf)
+            value = min(max(colgen_bound, milp_bound), float(part.info["solver_objective"]))
+            records.append({
+                "tasks": tasks.tolist(), "eds": eds.tolist(), "colgen_bound": colgen_bound,
+                "milp_bound": milp_bound if np.isfinite(milp_bound) else None,
+                "bound": value, "objective": part.info["solver_objective"],
+                "status": part.status, "nodes": part.info["nodes"],
+                "stopped_by_time": part.info["stopped_by_time"],
+                "wall_time_s": part.wall_time_s})
+            parts.append(ExactComponent(int(label), tasks, part.status, value, Schedule(
+                tuple(dataclasses.replace(h, task=int(tasks[h.task]), node=int(nodes[h.node]),
+                                          next_node=int(nodes[h.next_node]))
+                      for h in part.schedule.hops), instance.name, self.name)))
+        total = float(sum(r["bound"] for r in records))
+        schedule, objective = result.schedule, float(info["solver_objective"])
+        merged = merge(instance, Schedule((), instance.name, self.name), parts)
+        if merged is not None:
+            checked = evaluate(instance, merged)
+            if checked.feasible and checked.objective is not None \
+                    and checked.objective < objective:
+                schedule, objective = merged, checked.objective
+        bound = max(own, total)
+        stopped = list(info["stopped_by_time"])
+        if any(r["stopped_by_time"] for r in records):
+            stopped.append(COMPONENT_BOUND_STAGE)
+        proven = objective - bound <= PROVEN_REL_TOL * max(1.0, abs(objective))
+        status = "optimal" if proven else "timeout" if stopped else "feasible"
+        wall = time.perf_counter() - begin
+        info.update(
+            bound=bound, solver_objective=objective, gap=relative_gap(objective, bound),
+            component_bounds=records, component_bound_sum=total,
+            bound_taken="component sum" if total > own else "colgen",
+            stopped_by_time=stopped, component_time_s=wall - result.wall_time_s,
+            wall_time_s=wall)
+        if total > own:
+            info["bound_method"] = "colgen-component-sum"
+        return SolveResult(schedule, status, wall, info)
 
     def _warm_start(self, name: str, instance: Instance, seed: int, deadline: float,
                     components: list[dict[str, Any]]) -> tuple[str, Schedule, Evaluation]:
