@@ -10,6 +10,7 @@ killed past the deadline), checked here with a solve made to overrun.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -28,7 +29,7 @@ from solvers.exact.colgen import ColumnGeneration
 from solvers.exact.deadline import GRACE_S, Deadline, TimeUp
 from solvers.exact.expanded import BUILD_STAGE, build
 from solvers.exact.hard_stop import WRAP_UP_S, run_until
-from solvers.exact.milp import KILLED_STAGE, MilpSolver
+from solvers.exact.milp import INCUMBENT, KILLED_STAGE, MilpSolver
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = REPO / "instances" / "small-v1"
@@ -252,3 +253,32 @@ def test_milp_killed_before_any_incumbent_reports_the_all_failed_objective(
     assert result.info["stopped_by_time"] == [KILLED_STAGE]
     assert result.info["solver_objective"] == pytest.approx(evaluation.objective, rel=1e-9)
     assert evaluation.objective == instance.n_tasks * instance.penalty
+
+
+def test_milp_keeps_the_incumbent_it_streamed_when_highs_drops_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """HiGHS stopped by a limit of its own (a memory limit on levels100-v1
+    p1-n7-q7-s0-mobfad, 408 s into a 600 s run) returned no solution, and the run reported
+    the all-failed schedule with bound 0 as a "timeout", although it had streamed
+    incumbents. Simulated here: the child's real solve, its result replaced by one without
+    a solution; the run keeps the last streamed incumbent and dual bound."""
+    from solvers.exact import milp
+
+    real = milp.run_until
+
+    def dropped(work, until):  # type: ignore[no-untyped-def]
+        outcome = real(work, until)
+        assert outcome.result is not None and INCUMBENT in outcome.last
+        lost = dataclasses.replace(outcome.result, status="timeout", termination="unknown",
+                                   chosen=None, highs_objective=None, highs_bound=None)
+        return hard_stop.Outcome(lost, outcome.last, False, outcome.exit_code)
+
+    instance = load_instance(TINY)
+    full = MilpSolver().solve(instance, time_limit_s=30.0)
+    monkeypatch.setattr(milp, "run_until", dropped)
+    result = MilpSolver().solve(instance, time_limit_s=30.0)
+    evaluation = evaluate(instance, result.schedule)
+    assert evaluation.feasible and result.status == "feasible"
+    assert result.info["solver_objective"] == pytest.approx(evaluation.objective, rel=1e-9)
+    assert evaluation.objective == pytest.approx(full.info["solver_objective"], rel=1e-9)
+    assert 0.0 < result.info["bound"] <= evaluation.objective + 1e-9

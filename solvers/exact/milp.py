@@ -19,6 +19,7 @@ time limit (:mod:`solvers.exact.hard_stop`; see :class:`MilpSolver`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from dcibench.types import Instance, Schedule
 from solvers.base import Solver, SolveResult
 from solvers.exact.common import MIN_SOLVE_TIME_S, THREADS, relative_gap
 from solvers.exact.deadline import Deadline, TimeUp
-from solvers.exact.expanded import ExpandedModel, build, schedule_from_arcs
+from solvers.exact.expanded import DROP, ExpandedModel, build, schedule_from_arcs
 from solvers.exact.hard_stop import WRAP_UP_S, Outcome, Report, run_until
 from solvers.exact.highs import (
     HANDOVER_STAGE,
@@ -46,6 +47,12 @@ from solvers.exact.highs import (
 
 DEFAULT_REL_GAP = 1e-9
 """HiGHS's relative MIP gap (``mip_rel_gap``)."""
+
+LIFTED_ABS_GAP = 1e-6
+"""With ``penalty_lift``: how far the original objective may lie above the converted
+bound for a run HiGHS proved optimal to stay "optimal" (HiGHS's own ``mip_abs_gap``, which
+the conversion carries over unchanged; or its relative gap times the lifted objective,
+when larger)."""
 
 
 def _sum(x: list[Any], ids: np.ndarray, coefs: np.ndarray | None = None) -> LinearExpression:
@@ -196,6 +203,33 @@ def _unfinished(outcome: Outcome[_Solved]) -> _Solved:
                    outcome.last.get(DUAL_BOUND))
 
 
+def _with_stream(solved: _Solved, outcome: Outcome[_Solved]) -> _Solved:
+    """A finished solve that loaded no solution although it streamed one: HiGHS stopped
+    for a reason of its own (seen: its memory limit, Pyomo's termination "unknown") and
+    dropped its incumbent. It keeps the last incumbent and dual bound it reported, with
+    status "feasible"; any other solve is returned as it is."""
+    chosen, objective = outcome.last.get(INCUMBENT, (None, None))
+    if solved.chosen is not None or solved.status in ("optimal", "no_solution") or chosen is None:
+        return solved
+    bound = solved.highs_bound if solved.highs_bound is not None else outcome.last.get(DUAL_BOUND)
+    return dataclasses.replace(solved, status="feasible", chosen=chosen,
+                               highs_objective=objective, highs_bound=bound)
+
+
+def lifted_bound(bound: float, penalty: float, lifted: float, n_tasks: int) -> float:
+    """A lower bound on the optimum with failure cost ``penalty`` from ``bound``, a lower
+    bound on the optimum of the same instance with failure cost ``lifted`` > ``penalty``.
+
+    A schedule with k failed tasks costs ``c + penalty * k`` (``c >= 0``, its hops) and
+    ``c + lifted * k >= bound`` with the lifted cost, so it costs at least
+    ``max(penalty * k, bound - (lifted - penalty) * k)``; the optimum is at least the
+    least of these over k = 0 .. ``n_tasks``. When ``bound`` exceeds ``lifted`` (some task
+    must fail) this is ``bound - (lifted - penalty)`` or ``2 * penalty``, far above what
+    the unlifted relaxation gives where a failing task completes in part."""
+    k = np.arange(n_tasks + 1)
+    return float(max(np.min(np.maximum(penalty * k, bound - (lifted - penalty) * k)), 0.0))
+
+
 class MilpSolver(Solver):
     """Pyomo + HiGHS on the time-expanded model (offline; see the module docstring).
 
@@ -219,6 +253,13 @@ class MilpSolver(Solver):
         log: print HiGHS's log.
         max_nodes: HiGHS's branch-and-bound node limit (None: none). With one thread,
             what this limit stops at is the same on every machine; a time limit is not.
+        penalty_lift: None (default), or a failure cost ``P'`` above the instance's
+            penalty ``P`` that HiGHS solves with instead (the model is unchanged but for
+            its drop arcs' cost). For where a task must fail, whose LP relaxation lets
+            the failing task complete in part: the lifted objective makes HiGHS prove how
+            many tasks fail. The schedule and ``solver_objective`` are the original
+            instance's; the bound is :func:`lifted_bound` of HiGHS's (``info`` keeps
+            both as ``lifted_bound`` and ``bound``).
     """
 
     name = "milp"
@@ -227,8 +268,9 @@ class MilpSolver(Solver):
 
     def __init__(self, time_limit_s: float = 60.0, rel_gap: float = DEFAULT_REL_GAP,
                  presolve: bool = False, prune: bool = True, log: bool = False,
-                 max_nodes: int | None = None) -> None:
+                 max_nodes: int | None = None, penalty_lift: float | None = None) -> None:
         self.time_limit_s = time_limit_s
+        self.penalty_lift = None if penalty_lift is None else float(penalty_lift)
         self.max_nodes = max_nodes
         self.rel_gap = rel_gap
         self.presolve = presolve
@@ -242,7 +284,7 @@ class MilpSolver(Solver):
         deadline = Deadline(start + limit)
         try:
             model = build(instance, prune=self.prune, deadline=deadline)
-            m = build_pyomo_model(model, deadline)
+            m = build_pyomo_model(self._lifted(instance, model), deadline)
             highs = handed_over(m, deadline)
             read_values = column_values(highs, [m.x[a] for a in range(model.n_arcs)])
             deadline.check(HANDOVER_STAGE)
@@ -265,7 +307,8 @@ class MilpSolver(Solver):
             return _solved(highs, results, read_values)
 
         outcome = run_until(solve_highs, deadline.at + WRAP_UP_S)
-        solved = outcome.result if outcome.result is not None else _unfinished(outcome)
+        solved = (_with_stream(outcome.result, outcome) if outcome.result is not None
+                  else _unfinished(outcome))
 
         # -- report -----------------------------------------------------------------------
         chosen = solved.chosen
@@ -277,6 +320,16 @@ class MilpSolver(Solver):
                      else float(instance.n_tasks * instance.penalty))
         # every cost is non-negative, so 0 bounds the optimum when HiGHS has nothing better
         bound = max(solved.highs_bound or 0.0, 0.0)
+        lift: dict[str, Any] = {}
+        status = solved.status
+        if self.penalty_lift is not None:
+            lift = {"penalty_lift": self.penalty_lift, "lifted_bound": bound,
+                    "lifted_status": status}
+            bound = lifted_bound(bound, instance.penalty, self.penalty_lift, instance.n_tasks)
+            # HiGHS proved the lifted problem; the original only where the bounds meet
+            tolerance = max(LIFTED_ABS_GAP, self.rel_gap * abs(solved.highs_objective or 0.0))
+            if status == "optimal" and objective - bound > tolerance:
+                status = "feasible"
         info = {"solver_objective": objective, "highs_objective": solved.highs_objective,
                 "highs_bound": solved.highs_bound, "bound": bound,
                 "gap": relative_gap(objective, bound),
@@ -285,8 +338,18 @@ class MilpSolver(Solver):
                 "n_arcs": model.n_arcs, "n_arcs_unpruned": model.n_arcs_unpruned,
                 "n_states": model.n_states, "build_time_s": build_s, "wall_time_s": wall,
                 "rel_gap": self.rel_gap,
-                "solver_version": ".".join(str(v) for v in highs.version())}
-        return SolveResult(schedule, solved.status, wall, info)
+                "solver_version": ".".join(str(v) for v in highs.version()), **lift}
+        return SolveResult(schedule, status, wall, info)
+
+    def _lifted(self, instance: Instance, model: ExpandedModel) -> ExpandedModel:
+        """``model`` with its drop arcs costing :attr:`penalty_lift` (itself without it)."""
+        if self.penalty_lift is None:
+            return model
+        if not self.penalty_lift > instance.penalty:
+            raise ValueError(f"milp on {instance.name}: penalty_lift {self.penalty_lift} must exceed the "
+                             f"instance's penalty {instance.penalty}")
+        cost = np.where(model.arc_kind == DROP, self.penalty_lift, model.arc_cost)
+        return dataclasses.replace(model, arc_cost=cost)
 
     def _cut_short(self, instance: Instance, stage: str, start: float) -> SolveResult:
         """The result of a run whose limit passed before HiGHS ran: the all-failed
