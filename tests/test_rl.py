@@ -391,6 +391,21 @@ def test_checkpoint_round_trip_acts_identically(tmp_path: Path) -> None:
     assert decisions > 3
 
 
+def test_batch_norm_eps_is_kept_by_the_checkpoint(tmp_path: Path) -> None:
+    """The eps is no weight (the state dict does not hold it): the checkpoint's config
+    must carry it, and a config written before the field existed reads PyTorch's 1e-5."""
+    config = NetworkConfig(widths=(8, 8, 8), head_hidden=8, batch_norm_eps=1e-2)
+    net = randomised(10, config=config)
+    assert [m.eps for m in net.norms] == [1e-2] * 3
+    save_policy(tmp_path / "policy.pt", net, {})
+    loaded, _, _ = load_policy(tmp_path / "policy.pt")
+    assert [m.eps for m in loaded.norms] == [1e-2] * 3
+    older = {k: v for k, v in config.to_dict().items() if k != "batch_norm_eps"}
+    assert NetworkConfig.from_dict(older).batch_norm_eps == 1e-5
+    with pytest.raises(ValueError, match="batch_norm_eps"):
+        NetworkConfig(batch_norm_eps=0.0)
+
+
 def test_content_hash_follows_the_weights(tmp_path: Path) -> None:
     net = randomised(9, config=NetworkConfig(widths=(8, 8, 8), head_hidden=8))
     first = save_policy(tmp_path / "a" / "policy.pt", net, {})

@@ -93,6 +93,14 @@ class NetworkConfig:
     """Dueling head (D2QN): a state value plus valid-centred pair advantages."""
     batch_norm: bool = True
     """Batch normalisation after each convolution's ReLU (the paper's); False: none."""
+    batch_norm_eps: float = 1e-5
+    """Added to the variance in each batch normalisation (the paper does not say; 1e-5 is
+    PyTorch's default and every shipped checkpoint's). Eval mode divides by the running
+    variance, which is near 0 on a channel that ReLU leaves at 0 in almost every row: a
+    rare state active there is amplified up to ``1 / sqrt(eps)`` per layer. With 1e-5 the
+    small-family DDQN's Q-values exploded on about 2% of replayed states (up to 1e7, where
+    a failed task costs 1 after scaling) and its loss diverged past about 6 000 decisions;
+    with 1e-2 it did not (docs/learned.md, "Divergence")."""
     hop_features: bool = False
     """Beyond the paper: the head also reads each pair's hop physics (cost, length, deadline
     margin per level; :data:`solvers.rl.state.LEVEL_FEATURES`), linearly in ``A_v``."""
@@ -100,6 +108,10 @@ class NetworkConfig:
     """Beyond the paper: act, explore and bootstrap only over viable hops
     (:func:`solvers.rl.state.viable_cells`: no hop that waiting until the task fails
     weakly dominates). Kept with the network, since every state it reads is encoded so."""
+
+    def __post_init__(self) -> None:
+        if not self.batch_norm_eps > 0:
+            raise ValueError(f"batch_norm_eps must be > 0, got {self.batch_norm_eps!r}")
 
     def to_dict(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -257,7 +269,8 @@ class QNetwork(nn.Module):
         self.config = config
         widths = (GraphLayout.N_NODE_FEATURES, *config.widths)
         self.convs = nn.ModuleList(GraphConv(a, b) for a, b in itertools.pairwise(widths))
-        self.norms = nn.ModuleList((nn.BatchNorm1d(b) if config.batch_norm else nn.Identity())
+        self.norms = nn.ModuleList((nn.BatchNorm1d(b, eps=config.batch_norm_eps)
+                                    if config.batch_norm else nn.Identity())
                                    for b in widths[1:])
         emb, mid, hid = widths[-1], widths[-2], config.head_hidden
         self.empty_block = nn.Parameter(torch.zeros(emb))
