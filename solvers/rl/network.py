@@ -98,9 +98,10 @@ class NetworkConfig:
     PyTorch's default and every shipped checkpoint's). Eval mode divides by the running
     variance, which is near 0 on a channel that ReLU leaves at 0 in almost every row: a
     rare state active there is amplified up to ``1 / sqrt(eps)`` per layer. With 1e-5 the
-    small-family DDQN's Q-values exploded on about 2% of replayed states (up to 1e7, where
-    a failed task costs 1 after scaling) and its loss diverged past about 6 000 decisions;
-    with 1e-2 it did not (docs/learned.md, "Divergence")."""
+    small-family DDQN trained for 60 000 decisions diverged from about 6 000 on (loss 0.2
+    -> 4e4; Q up to 3e7 on 2% of replayed states, where a failed task costs 1 after
+    scaling); with 1e-2 the same run's loss fell to 0.025 (docs/learned.md,
+    "Divergence")."""
     hop_features: bool = False
     """Beyond the paper: the head also reads each pair's hop physics (cost, length, deadline
     margin per level; :data:`solvers.rl.state.LEVEL_FEATURES`), linearly in ``A_v``."""
