@@ -115,6 +115,7 @@ from solvers.base import Solver, SolveResult
 from solvers.exact.common import MIN_SOLVE_TIME_S, THREADS, relative_gap
 from solvers.exact.deadline import Deadline, TimeUp
 from solvers.exact.expanded import DROP, HOP, ExpandedModel, build, schedule_from_arcs
+from solvers.exact.milp import MilpSolver
 from solvers.heuristics.greedy import GreedyLookahead
 
 DEFAULT_MAX_ITERATIONS = 200
@@ -175,6 +176,13 @@ REDUCED_COST_TOL = 1e-9
 
 PROVEN_REL_TOL = 1e-6
 """Relative gap below which the evaluated objective counts as proven optimal."""
+
+FIXING_TOL = 1e-7
+"""Reduced-cost fixing keeps an arc whose bound exceeds the incumbent's value by up to
+``FIXING_TOL * max(1, |value|)``: float slack, on the side that keeps arcs."""
+
+FIXING_STAGE = "reduced-cost fixing"
+"""The stage a time limit cuts when it stops the MILP of ``fixing_max_nodes``."""
 
 SETUP_STAGE, COLGEN_STAGE = "master set-up", "column generation"
 """Stages a time limit can cut (besides the model build, ``"branch-and-price"`` and
@@ -460,6 +468,38 @@ class Pricer:
         """(a,) the ids of ``task``'s arcs (every kind; int32 while the arcs fit it)."""
         return self._tasks[task][1]
 
+    def to_sink(self, priced: np.ndarray, deadline: Deadline | None = None) -> np.ndarray:
+        """(Z,) every state's least priced cost of a path to its task's sink (``inf``
+        where every path has an arc priced ``inf``). Raises :class:`TimeUp` once
+        ``deadline`` has passed (checked per task)."""
+        m = self.model
+        deadline = deadline or Deadline.never()
+        value = np.full(m.n_states, np.inf)
+        value[m.task_sink] = 0.0
+        for _, _, passes in self._tasks:
+            deadline.check(COLGEN_STAGE)
+            for part, first in passes:
+                through = priced[part] + value[m.arc_head[part]]
+                value[m.arc_tail[part[first]]] = np.minimum.reduceat(through, first)
+        return value
+
+    def from_start(self, priced: np.ndarray) -> np.ndarray:
+        """(Z,) every state's least priced cost of a path from its task's start (the
+        passes of :meth:`to_sink` in reverse: every arc ends in a later slot than it
+        starts, or in a sink)."""
+        m = self.model
+        value = np.full(m.n_states, np.inf)
+        value[m.task_start] = 0.0
+        for _, _, passes in self._tasks:
+            for part, _ in reversed(passes):
+                np.minimum.at(value, m.arc_head[part], value[m.arc_tail[part]] + priced[part])
+        return value
+
+    def through(self, priced: np.ndarray) -> np.ndarray:
+        """(A,) per arc, the least priced cost of a plan of its task that takes it."""
+        m = self.model
+        return self.from_start(priced)[m.arc_tail] + priced + self.to_sink(priced)[m.arc_head]
+
     def shortest(self, priced: np.ndarray, deadline: Deadline | None = None
                  ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Per task, the least priced cost of a plan (Q,) and one such plan's arcs (ties
@@ -467,15 +507,9 @@ class Pricer:
         the task has an arc priced ``inf`` (forbidden by branching). Raises
         :class:`TimeUp` once ``deadline`` has passed (checked per task)."""
         m = self.model
-        deadline = deadline or Deadline.never()
-        value = np.full(m.n_states, np.inf)
-        value[m.task_sink] = 0.0
+        value = self.to_sink(priced, deadline)
         costs, plans = np.zeros(len(self._tasks)), []
-        for q, (start, _, passes) in enumerate(self._tasks):
-            deadline.check(COLGEN_STAGE)
-            for part, first in passes:
-                through = priced[part] + value[m.arc_head[part]]
-                value[m.arc_tail[part[first]]] = np.minimum.reduceat(through, first)
+        for q, (start, _, _) in enumerate(self._tasks):
             costs[q] = value[start]
             plan, state = [], start
             while np.isfinite(costs[q]) and state != m.task_sink[q]:
@@ -608,6 +642,8 @@ class ColGenResult:
             ``"columns"``, ``"time"`` or ``"lp <HiGHS status>"`` (the LP failed twice: the
             node is left unsolved, its bound kept).
         mispricings: rounds in which smoothed prices found no entering plan.
+        prices: (R,) the row prices of the best Lagrangian bound (None if none was
+            computed).
     """
 
     bound: float
@@ -616,6 +652,7 @@ class ColGenResult:
     iterations: int
     stopped_by: str
     mispricings: int = 0
+    prices: np.ndarray | None = None
 
 
 def _row_prices(rows: MasterRows, duals: np.ndarray) -> np.ndarray:
@@ -629,6 +666,11 @@ def _row_prices(rows: MasterRows, duals: np.ndarray) -> np.ndarray:
 def _capacity_prices(rows: MasterRows, price: np.ndarray) -> np.ndarray:
     """(H, N1) capacity prices ``mu`` from the row prices (R,) (0 where no row binds)."""
     return np.where(rows.capacity_row >= 0, price[np.maximum(rows.capacity_row, 0)], 0.0)
+
+
+def _proven(objective: float, bound: float) -> bool:
+    """``objective`` within :data:`PROVEN_REL_TOL` (relative) of ``bound``."""
+    return objective - bound <= PROVEN_REL_TOL * max(1.0, abs(objective))
 
 
 def _reached(bound: float, target: float) -> bool:
@@ -649,7 +691,7 @@ def column_generation(maker: ColumnMaker, rows: MasterRows, master: Master,
 
     def result(converged: bool, iterations: int, stopped_by: str) -> ColGenResult:
         return ColGenResult(best_bound, lp_value, converged, iterations, stopped_by,
-                            mispricings)
+                            mispricings, centre if best_bound > -np.inf else None)
 
     for iteration in range(max_iterations):
         if time.perf_counter() >= deadline:
@@ -787,6 +829,26 @@ def warm_start_names(names: str | Sequence[str]) -> tuple[str, ...]:
     return found
 
 
+def kept_arcs(pricer: Pricer, rows: MasterRows, prices: np.ndarray, value: float
+              ) -> tuple[np.ndarray, float]:
+    """Reduced-cost fixing: (A,) bool, the arcs that a schedule costing at most ``value``
+    may take, and the Lagrangian bound ``L`` at the row prices ``prices`` (R,) that
+    decides it.
+
+    For a schedule ``x`` that meets the coupling rows, ``cost(x) >= sum_q priced(plan_q)
+    - prices . upper`` (each row's price times its unused room is >= 0), and each task's
+    priced plan costs at least its least priced plan, so a schedule taking arc ``a`` of
+    task ``q`` costs at least ``L + through(a) - least(q)`` (:meth:`Pricer.through`). An
+    arc is dropped when that exceeds ``value`` (by more than :data:`FIXING_TOL`): every
+    schedule costing at most ``value`` uses only the arcs kept."""
+    model = pricer.model
+    priced = pricer.arc_prices(_capacity_prices(rows, prices), prices)
+    least = pricer.to_sink(priced)[model.task_start]
+    lagrangian = float(least.sum() - prices @ rows.upper)
+    room = value - lagrangian + FIXING_TOL * max(1.0, abs(value))
+    return pricer.through(priced) - least[model.arc_task] <= room, lagrangian
+
+
 @dataclass(frozen=True)
 class Limits:
     """What decides a run's result: pricing rounds per node, plans held, branch-and-price
@@ -808,6 +870,7 @@ class SearchResult:
             open, or the incumbent's value when none is).
         root_bound, root_lp: the root's Lagrangian bound and last LP value (the master
             LP's bound when the root converged).
+        root_prices: (R,) the row prices of the root's Lagrangian bound (None if none).
         root_converged: whether the root's column generation converged.
         nodes: branch-and-price nodes solved (the root included).
         open_nodes: nodes left unsolved when the search stopped.
@@ -820,6 +883,7 @@ class SearchResult:
     bound: float
     root_bound: float
     root_lp: float | None
+    root_prices: np.ndarray | None
     root_converged: bool
     nodes: int
     open_nodes: int
@@ -1002,6 +1066,7 @@ class BranchAndPrice:
         return SearchResult(
             bound=bound, root_bound=root.bound if root else -np.inf,
             root_lp=root.lp_value if root else None,
+            root_prices=root.prices if root else None,
             root_converged=bool(root and root.converged), nodes=nodes,
             open_nodes=len(queue), iterations=iterations, mispricings=mispricings,
             lp_failures=lp_failures, mip_status=mip_status, stopped_by_time=sorted(set(stopped)))
@@ -1050,6 +1115,10 @@ class ColumnGeneration(Solver):
             also run branch-and-price on each component's sub-instance on its own, with
             the same limits, and take as the bound the larger of the whole run's and the
             sum of the components' (:meth:`_with_component_bound`).
+        fixing_max_nodes: None (default: off), or, when branch-and-price ends without a
+            proof, reduced-cost fixing at the root's prices (:func:`kept_arcs`) and then
+            the MILP on the arcs kept, within this many HiGHS branch-and-bound nodes
+            (:meth:`_fix_and_solve`; ``info["fixing"]`` records it).
     """
 
     name = "colgen"
@@ -1065,7 +1134,7 @@ class ColumnGeneration(Solver):
                  component_max_tasks: int = DEFAULT_COMPONENT_MAX_TASKS,
                  component_max_eds: int = DEFAULT_COMPONENT_MAX_EDS,
                  component_max_nodes: int = DEFAULT_COMPONENT_MAX_NODES,
-                 component_bound: bool = False) -> None:
+                 component_bound: bool = False, fixing_max_nodes: int | None = None) -> None:
         self.time_limit_s = time_limit_s
         self.limits = Limits(max_iterations, max_columns, max_nodes, max_mip_nodes, smoothing)
         self.warm_start = warm_start_names(warm_start)
@@ -1075,6 +1144,11 @@ class ColumnGeneration(Solver):
         if not isinstance(component_bound, bool):
             raise TypeError(f"component_bound: expected true or false, got {component_bound!r}")
         self.component_bound = component_bound
+        if fixing_max_nodes is not None and (isinstance(fixing_max_nodes, bool) or not
+                                             isinstance(fixing_max_nodes, int) or fixing_max_nodes < 1):
+            raise ValueError(f"fixing_max_nodes: expected a positive integer, got "
+                             f"{fixing_max_nodes!r}")
+        self.fixing_max_nodes = fixing_max_nodes
 
     def solve(self, instance: Instance, *, seed: int = 0,
               time_limit_s: float | None = None) -> SolveResult:
@@ -1128,10 +1202,16 @@ class ColumnGeneration(Solver):
 
         found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed,
                                deadline).run()
-        objective = incumbent.value
         bound = max(found.bound, 0.0)
-        proven = objective - bound <= PROVEN_REL_TOL * max(1.0, abs(objective))
-        stopped = warm_stopped + found.stopped_by_time
+        fixing: dict[str, Any] | None = None
+        if self.fixing_max_nodes is not None and found.root_prices is not None \
+                and not _proven(incumbent.value, bound):
+            fixed_bound, fixing = self._fix_and_solve(pricer, rows, found.root_prices,
+                                                      incumbent, seed, deadline)
+            bound = max(bound, fixed_bound)
+        objective = incumbent.value
+        proven = _proven(objective, bound)
+        stopped = warm_stopped + found.stopped_by_time + (fixing or {}).get("stopped_by_time", [])
         status = "optimal" if proven else "timeout" if stopped else "feasible"
         wall = time.perf_counter() - begin
         info: dict[str, Any] = {
@@ -1144,10 +1224,35 @@ class ColumnGeneration(Solver):
             "lp_failures": found.lp_failures,
             "columns": len(master.columns), "warm_start_columns": seeded,
             "warm_start_objectives": warm_values, "warm_start_components": components,
-            "mip_status": found.mip_status, "stopped_by_time": stopped, "n_arcs": model.n_arcs,
+            "mip_status": found.mip_status, "fixing": fixing,
+            "stopped_by_time": stopped, "n_arcs": model.n_arcs,
             "n_states": model.n_states, "n_rows": rows.n_rows, "build_time_s": build_s,
             "search_time_s": wall - build_s, "wall_time_s": wall}
         return SolveResult(incumbent.schedule, status, wall, info)
+
+    def _fix_and_solve(self, pricer: Pricer, rows: MasterRows, prices: np.ndarray,
+                       incumbent: Incumbent, seed: int, deadline: float
+                       ) -> tuple[float, dict[str, Any]]:
+        """Reduced-cost fixing at ``prices`` (R,) against the incumbent's value ``v``
+        (:func:`kept_arcs`), then HiGHS on the model restricted to the arcs kept, within
+        :attr:`fixing_max_nodes` nodes and the time left (``deadline``, a
+        ``time.perf_counter()`` value). Its schedule is offered to ``incumbent``. Returns
+        ``min(v, the restricted MILP's bound)``, a bound on every schedule (one cheaper
+        than ``v`` takes only arcs kept), and what to record of it."""
+        begin = time.perf_counter()
+        model, value = pricer.model, incumbent.value
+        keep, lagrangian = kept_arcs(pricer, rows, prices, value)
+        result = MilpSolver(max_nodes=self.fixing_max_nodes).solve_expanded(
+            model.instance, model.restricted(keep), seed=seed, start=begin,
+            limit=max(deadline - begin, 0.0))
+        incumbent.offer(model.instance, dataclasses.replace(result.schedule, solver=self.name))
+        info = {"lagrangian_bound": lagrangian, "incumbent_value": value,
+                "kept_arcs": int(keep.sum()), "arcs": model.n_arcs,
+                "milp_status": result.status, "milp_bound": result.info["bound"],
+                "milp_objective": result.info["solver_objective"],
+                "stopped_by_time": [FIXING_STAGE] if result.info["stopped_by_time"] else [],
+                "time_s": time.perf_counter() - begin}
+        return min(value, result.info["bound"]), info
 
     def _with_component_bound(self, instance: Instance, seed: int, begin: float,
                               deadline: float, result: SolveResult) -> SolveResult:
@@ -1240,8 +1345,7 @@ class ColumnGeneration(Solver):
         stopped = list(info["stopped_by_time"])
         if any(r["stopped_by_time"] for r in records):
             stopped.append(COMPONENT_BOUND_STAGE)
-        proven = objective - bound <= PROVEN_REL_TOL * max(1.0, abs(objective))
-        status = "optimal" if proven else "timeout" if stopped else "feasible"
+        status = "optimal" if _proven(objective, bound) else "timeout" if stopped else "feasible"
         wall = time.perf_counter() - begin
         info.update(
             bound=bound, solver_objective=objective, gap=relative_gap(objective, bound),

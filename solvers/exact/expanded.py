@@ -176,6 +176,17 @@ class ExpandedModel:
     def n_states(self) -> int:
         return int(self.state_task.shape[0])
 
+    def restricted(self, keep: np.ndarray) -> ExpandedModel:
+        """The same model with only the arcs ``keep`` (A,) bool, renumbered in their
+        order (the states, capacities and ``n_arcs_unpruned`` unchanged): its schedules
+        are the model's schedules that use no other arc."""
+        if keep.shape != (self.n_arcs,) or keep.dtype != np.bool_:
+            raise ValueError(f"keep: expected a bool array of shape ({self.n_arcs},), got "
+                             f"{keep.dtype} {keep.shape}")
+        return dataclasses.replace(self, **{
+            f.name: getattr(self, f.name)[keep]
+            for f in dataclasses.fields(self) if f.name.startswith("arc_")})
+
     def state_arcs(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Per state id, the ids of the arcs entering it and of those leaving it."""
         return (_group(self.arc_head, self.n_states), _group(self.arc_tail, self.n_states))

@@ -281,9 +281,21 @@ class MilpSolver(Solver):
               time_limit_s: float | None = None) -> SolveResult:
         start = time.perf_counter()
         limit = self.time_limit_s if time_limit_s is None else time_limit_s
+        try:
+            model = build(instance, prune=self.prune, deadline=Deadline(start + limit))
+        except TimeUp as stop:
+            return self._cut_short(instance, stop.stage, start)
+        return self.solve_expanded(instance, model, seed=seed, start=start, limit=limit)
+
+    def solve_expanded(self, instance: Instance, model: ExpandedModel, *, seed: int,
+                       start: float, limit: float) -> SolveResult:
+        """HiGHS on ``model``, an expanded model of ``instance`` already built (by
+        :meth:`solve`, or a restriction of one to some of its arcs, as ``colgen``'s
+        reduced-cost fixing makes), within ``limit`` seconds of ``start`` (a
+        ``time.perf_counter()`` value). The result is over ``model``'s arcs: with a
+        restricted model its bound holds for the schedules that use only those arcs."""
         deadline = Deadline(start + limit)
         try:
-            model = build(instance, prune=self.prune, deadline=deadline)
             m = build_pyomo_model(self._lifted(instance, model), deadline)
             highs = handed_over(m, deadline)
             read_values = column_values(highs, [m.x[a] for a in range(model.n_arcs)])
