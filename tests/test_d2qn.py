@@ -320,10 +320,9 @@ def test_resume_after_a_stop_gives_the_uninterrupted_log(tmp_path: Path,
     assert log_of(tmp_path / "cut") == log_of(tmp_path / "whole")
 
 
-@pytest.mark.xfail(strict=True, reason="measured (1 thread, 2026-12-04): seeds 0-2 score "
-                   "125.3, 84.7, 121.7 on tiny-v1 (mean 110.5) against random's 42.8; 600 "
-                   "decisions are about 45 episodes (docs/learned.md, 'What the tiny runs "
-                   "learn')")
+@pytest.mark.xfail(strict=True, reason="measured (1 thread, 2026-12-04, at 0860445): seeds "
+                   "0-2 score 120.2 on tiny-v1 (mean) against random's 42.8; 600 decisions "
+                   "are about 45 episodes (docs/learned.md, 'What the tiny runs learn')")
 def test_tiny_training_beats_random(tmp_path: Path) -> None:
     """The criterion of tests/test_rl_training.py: the greedy policies of three seeds,
     averaged over them and the six tiny-v1 instances, beat `random` (5 seeds)."""
