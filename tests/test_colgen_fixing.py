@@ -171,9 +171,23 @@ def test_a_proven_root_skips_the_fixing() -> None:
 
 
 @pytest.mark.parametrize("value", [0, -3, 2.5, True, "10"])
-def test_a_bad_node_limit_is_refused_naming_the_option(value: object) -> None:
-    with pytest.raises(ValueError, match="fixing_max_nodes"):
-        ColumnGeneration(fixing_max_nodes=value)  # type: ignore[arg-type]
+@pytest.mark.parametrize("option", ["fixing_max_nodes", "fixing_max_arcs"])
+def test_a_bad_limit_is_refused_naming_the_option(option: str, value: object) -> None:
+    with pytest.raises(ValueError, match=option):
+        ColumnGeneration(**{option: value})  # type: ignore[arg-type]
+
+
+def test_too_many_arcs_kept_skip_the_milp_and_say_so() -> None:
+    stem = "p1-n3-q4-s0"  # keeps 4 772 arcs at the root
+    inst = small(stem)
+    result = ColumnGeneration(max_nodes=1, fixing_max_nodes=10_000,
+                              fixing_max_arcs=1_000).solve(inst)
+    root = ColumnGeneration(max_nodes=1).solve(inst)
+    info = result.info["fixing"]
+    assert info["kept_arcs"] > 1_000 and info["milp_status"].startswith("not run")
+    assert info["milp_bound"] is None and result.status == "feasible"
+    assert result.info["bound"] == root.info["bound"]
+    assert evaluate(inst, result.schedule).objective == root.info["solver_objective"]
 
 
 def test_a_restricted_model_keeps_the_arcs_in_order() -> None:
