@@ -101,7 +101,8 @@ class NetworkConfig:
     small-family DDQN trained for 60 000 decisions diverged from about 6 000 on (loss 0.2
     -> 4e4; Q up to 3e7 on 2% of replayed states, where a failed task costs 1 after
     scaling); with 1e-2 the same run's loss fell to 0.025, though seed 1 diverged at
-    about 40 000 decisions by another road, in the head (docs/learned.md, "Divergence")."""
+    about 40 000 decisions by another road, in the head, unless the target was copied
+    every 500 updates instead of 100 (docs/learned.md, "Divergence")."""
     hop_features: bool = False
     """Beyond the paper: the head also reads each pair's hop physics (cost, length, deadline
     margin per level; :data:`solvers.rl.state.LEVEL_FEATURES`), linearly in ``A_v``."""
