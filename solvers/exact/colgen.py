@@ -80,6 +80,12 @@ is the larger of the whole run's and the sum of the components' bounds: the comp
 share only the subcarriers of each slot, each keeps all of them on its own, so the sum of
 their optima is at most the instance's (:meth:`ColumnGeneration._with_component_bound`).
 
+**Reduced-cost fixing** (``fixing_max_nodes``, off by default): when branch-and-price
+ends without a proof, the root's prices drop every arc that no schedule cheaper than the
+incumbent can take (:func:`kept_arcs`), and HiGHS solves the MILP on the arcs kept
+(:meth:`ColumnGeneration._fix_and_solve`): its bound, capped at the incumbent's value,
+bounds the instance.
+
 **Reproducible.** The iteration, column and node limits and the MILP's node limit decide
 the result; HiGHS runs on one thread, deterministically. A time limit only stops a stage;
 the status is then ``"timeout"`` and ``info["stopped_by_time"]`` names the stages it cut.
