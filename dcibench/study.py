@@ -213,11 +213,24 @@ def is_finished(training: Training, family: InstanceFamily) -> bool:
     if not path.is_file():
         return False
     saved = json.loads(path.read_text())
-    for key, wanted in (("config", asdict(training.config)), ("family", family.to_dict())):
-        if saved.get(key) != _canonical(wanted):
+    for key, found, wanted in (("config", _saved_config(training, saved.get("config")),
+                                asdict(training.config)),
+                               ("family", saved.get("family"), family.to_dict())):
+        if found != _canonical(wanted):
             raise ValueError(f"{training.folder}: holds a finished training with another "
                              f"{key}; choose another study folder")
     return True
+
+
+def _saved_config(training: Training, saved: Any) -> Any:
+    """The config a finished training saved, read back through ``training``'s config class
+    (so that a field added since, with its default, reads as that default: configs saved
+    before ``NetworkConfig.batch_norm_eps`` existed read 1e-5), canonical; ``saved`` itself
+    when the class cannot read it (another config)."""
+    try:
+        return _canonical(asdict(type(training.config).from_dict(dict(saved))))
+    except (TypeError, ValueError):
+        return saved
 
 
 def train_all(trainings: list[Training], family: InstanceFamily, device: str = "cpu",

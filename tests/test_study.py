@@ -222,7 +222,21 @@ def test_report_only_rebuilds_a_published_study(tmp_path: Path,
     assert (published / "timings.json").read_bytes() == timings
     assert not list(published.glob("train/*/policy.pt"))
 
+    # a training saved before a config field existed reads that field's default
     config = published / "train" / "ddqn-s1" / "config.json"
+    saved = json.loads(config.read_text())
+    older = json.loads(json.dumps(saved))
+    del older["config"]["network"]["batch_norm_eps"]
+    config.write_text(json.dumps(older))
+    assert main(TINY + ["--out", str(published), "--report-only"]) == 0
+    capsys.readouterr()
+    other = json.loads(json.dumps(saved))
+    other["config"]["learning_rate"] *= 2
+    config.write_text(json.dumps(other))
+    assert main(TINY + ["--out", str(published), "--report-only"]) == 2
+    assert "another config" in capsys.readouterr().err
+    config.write_text(json.dumps(saved))
+
     config.unlink()
     assert main(TINY + ["--out", str(published), "--report-only"]) == 2
     err = capsys.readouterr().err
