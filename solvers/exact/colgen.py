@@ -121,7 +121,6 @@ from solvers.base import Solver, SolveResult
 from solvers.exact.common import MIN_SOLVE_TIME_S, THREADS, relative_gap
 from solvers.exact.deadline import Deadline, TimeUp
 from solvers.exact.expanded import DROP, HOP, ExpandedModel, build, schedule_from_arcs
-from solvers.exact.milp import MilpSolver
 from solvers.heuristics.greedy import GreedyLookahead
 
 DEFAULT_MAX_ITERATIONS = 200
@@ -1261,6 +1260,9 @@ class ColumnGeneration(Solver):
         keep, lagrangian = kept_arcs(pricer, rows, prices, value)
         info: dict[str, Any] = {"lagrangian_bound": lagrangian, "incumbent_value": value,
                                 "kept_arcs": int(keep.sum()), "arcs": model.n_arcs}
+        # the MILP's module imports Pyomo: only when the fixing runs
+        from solvers.exact.milp import MilpSolver
+
         if info["kept_arcs"] > self.fixing_max_arcs:
             info.update(milp_status=f"not run: more arcs kept than fixing_max_arcs "
                         f"{self.fixing_max_arcs}", milp_bound=None, milp_objective=None,
