@@ -81,7 +81,7 @@ def relaxed_through(model: ExpandedModel, priced: np.ndarray) -> np.ndarray:
 def test_the_path_through_each_arc_matches_plain_relaxation(seed: int) -> None:
     model = build(small("p1-n3-q4-s0"))
     pricer, _, priced = random_prices(model, seed)
-    through = pricer.through(priced)
+    through = pricer.through(priced, pricer.to_sink(priced))
     assert np.allclose(through, relaxed_through(model, priced), rtol=1e-12, atol=1e-12)
     least, plans = pricer.shortest(priced)
     assert np.all(through >= least[model.arc_task] - 1e-12)

@@ -505,10 +505,12 @@ class Pricer:
                 np.minimum.at(value, m.arc_head[part], value[m.arc_tail[part]] + priced[part])
         return value
 
-    def through(self, priced: np.ndarray) -> np.ndarray:
-        """(A,) per arc, the least priced cost of a plan of its task that takes it."""
+    def through(self, priced: np.ndarray, to_sink: np.ndarray) -> np.ndarray:
+        """(A,) per arc, the least priced cost of a plan of its task that takes it;
+        ``to_sink`` (Z,) is :meth:`to_sink` of the same ``priced``, which the caller has
+        (its values at the starts are the tasks' least plans)."""
         m = self.model
-        return self.from_start(priced)[m.arc_tail] + priced + self.to_sink(priced)[m.arc_head]
+        return self.from_start(priced)[m.arc_tail] + priced + to_sink[m.arc_head]
 
     def shortest(self, priced: np.ndarray, deadline: Deadline | None = None
                  ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -853,10 +855,11 @@ def kept_arcs(pricer: Pricer, rows: MasterRows, prices: np.ndarray, value: float
     schedule costing at most ``value`` uses only the arcs kept."""
     model = pricer.model
     priced = pricer.arc_prices(_capacity_prices(rows, prices), prices)
-    least = pricer.to_sink(priced)[model.task_start]
+    to_sink = pricer.to_sink(priced)
+    least = to_sink[model.task_start]
     lagrangian = float(least.sum() - prices @ rows.upper)
     room = value - lagrangian + FIXING_TOL * max(1.0, abs(value))
-    return pricer.through(priced) - least[model.arc_task] <= room, lagrangian
+    return pricer.through(priced, to_sink) - least[model.arc_task] <= room, lagrangian
 
 
 @dataclass(frozen=True)
@@ -1260,14 +1263,14 @@ class ColumnGeneration(Solver):
         keep, lagrangian = kept_arcs(pricer, rows, prices, value)
         info: dict[str, Any] = {"lagrangian_bound": lagrangian, "incumbent_value": value,
                                 "kept_arcs": int(keep.sum()), "arcs": model.n_arcs}
-        # the MILP's module imports Pyomo: only when the fixing runs
-        from solvers.exact.milp import MilpSolver
-
         if info["kept_arcs"] > self.fixing_max_arcs:
             info.update(milp_status=f"not run: more arcs kept than fixing_max_arcs "
                         f"{self.fixing_max_arcs}", milp_bound=None, milp_objective=None,
                         stopped_by_time=[], time_s=time.perf_counter() - begin)
             return 0.0, info
+        # the MILP's module imports Pyomo: only when the MILP is built
+        from solvers.exact.milp import MilpSolver
+
         result = MilpSolver(max_nodes=self.fixing_max_nodes).solve_expanded(
             model.instance, model.restricted(keep), seed=seed, start=begin,
             limit=max(deadline - begin, 0.0))
