@@ -31,6 +31,7 @@ from solvers.exact.colgen import (
     Master,
     MasterRows,
     Pricer,
+    _capacity_prices,
     column_generation,
     kept_arcs,
     master_rows,
@@ -47,17 +48,14 @@ def small(stem: str) -> Instance:
     return load_instance(SMALL_SET / f"{stem}.json")
 
 
-def random_prices(model: ExpandedModel, seed: int, scale: float = 0.01
-                  ) -> tuple[Pricer, np.ndarray, np.ndarray]:
-    """The pricer of ``model``, random non-negative row prices (R,) of mean ``scale`` and
-    the priced arcs (A,)."""
+def random_priced(model: ExpandedModel, seed: int) -> tuple[Pricer, np.ndarray]:
+    """The pricer of ``model`` and its arcs (A,) priced at random non-negative row prices
+    (mean 0.01; 0 on the convexity rows)."""
     rows = master_rows(model)
     pricer = Pricer(model, rows)
-    prices = np.random.default_rng(seed).exponential(scale, rows.n_rows)
+    prices = np.random.default_rng(seed).exponential(0.01, rows.n_rows)
     prices[:rows.n_tasks] = 0.0
-    return pricer, prices, pricer.arc_prices(
-        np.where(rows.capacity_row >= 0, prices[np.maximum(rows.capacity_row, 0)], 0.0),
-        prices).copy()
+    return pricer, pricer.arc_prices(_capacity_prices(rows, prices), prices).copy()
 
 
 def relaxed_through(model: ExpandedModel, priced: np.ndarray) -> np.ndarray:
@@ -80,7 +78,7 @@ def relaxed_through(model: ExpandedModel, priced: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_path_through_each_arc_matches_plain_relaxation(seed: int) -> None:
     model = build(small("p1-n3-q4-s0"))
-    pricer, _, priced = random_prices(model, seed)
+    pricer, priced = random_priced(model, seed)
     through = pricer.through(priced, pricer.to_sink(priced))
     assert np.allclose(through, relaxed_through(model, priced), rtol=1e-12, atol=1e-12)
     least, plans = pricer.shortest(priced)
