@@ -86,6 +86,15 @@ incumbent can take (:func:`kept_arcs`), and HiGHS solves the MILP on the arcs ke
 (:meth:`ColumnGeneration._fix_and_solve`): its bound, capped at the incumbent's value,
 bounds the instance.
 
+**Repair of failed tasks** (``repair_max_nodes``, off by default): after branch-and-price,
+for each task the incumbent fails, in task order, HiGHS solves the MILP over that task's
+arcs (its drop arc excluded) with every other task held to its incumbent plan
+(:meth:`ColumnGeneration._repair_failed`); a schedule found is offered to the incumbent,
+and the next task starts from it. A primal step only: the bound is untouched. The master
+LP's fractional plans can let a failing task share capacity that no whole plan gets, so
+price-and-branch keeps the failure; on ``levels100-v1``'s p1-n7-q7-s0-mobfad the repair
+completes the task ``greedy``, the search and the MILPs had failed.
+
 **Reproducible.** The iteration, column and node limits and the MILP's node limit decide
 the result; HiGHS runs on one thread, deterministically. A time limit only stops a stage;
 the status is then ``"timeout"`` and ``info["stopped_by_time"]`` names the stages it cut.
@@ -193,6 +202,9 @@ hand-over to HiGHS take about 2.6 KB an arc (measured on ``small-v1``'s p1-n6-q6
 
 FIXING_STAGE = "reduced-cost fixing"
 """The stage a time limit cuts when it stops the MILP of ``fixing_max_nodes``."""
+
+REPAIR_STAGE = "failed-task repair"
+"""The stage a time limit cuts when it stops a MILP of ``repair_max_nodes``."""
 
 SETUP_STAGE, COLGEN_STAGE = "master set-up", "column generation"
 """Stages a time limit can cut (besides the model build, ``"branch-and-price"`` and
@@ -1135,6 +1147,10 @@ class ColumnGeneration(Solver):
         fixing_max_arcs: the MILP of reduced-cost fixing is built only when at most this
             many arcs are kept (its memory grows with them); above, the fixing is
             recorded as not run and the bound is the search's.
+        repair_max_nodes: None (default: off), or, after branch-and-price, for each task
+            the incumbent fails, the MILP over its arcs with the other tasks held to
+            their incumbent plans, within this many HiGHS branch-and-bound nodes
+            (:meth:`_repair_failed`; ``info["repair"]`` records each).
     """
 
     name = "colgen"
@@ -1151,7 +1167,8 @@ class ColumnGeneration(Solver):
                  component_max_eds: int = DEFAULT_COMPONENT_MAX_EDS,
                  component_max_nodes: int = DEFAULT_COMPONENT_MAX_NODES,
                  component_bound: bool = False, fixing_max_nodes: int | None = None,
-                 fixing_max_arcs: int = DEFAULT_FIXING_MAX_ARCS) -> None:
+                 fixing_max_arcs: int = DEFAULT_FIXING_MAX_ARCS,
+                 repair_max_nodes: int | None = None) -> None:
         self.time_limit_s = time_limit_s
         self.limits = Limits(max_iterations, max_columns, max_nodes, max_mip_nodes, smoothing)
         self.warm_start = warm_start_names(warm_start)
@@ -1162,12 +1179,14 @@ class ColumnGeneration(Solver):
             raise TypeError(f"component_bound: expected true or false, got {component_bound!r}")
         self.component_bound = component_bound
         for name, value in (("fixing_max_nodes", fixing_max_nodes),
-                            ("fixing_max_arcs", fixing_max_arcs)):
+                            ("fixing_max_arcs", fixing_max_arcs),
+                            ("repair_max_nodes", repair_max_nodes)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
         self.fixing_max_nodes = fixing_max_nodes
         self.fixing_max_arcs = fixing_max_arcs
+        self.repair_max_nodes = repair_max_nodes
 
     def solve(self, instance: Instance, *, seed: int = 0,
               time_limit_s: float | None = None) -> SolveResult:
@@ -1222,6 +1241,8 @@ class ColumnGeneration(Solver):
         found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed,
                                deadline).run()
         bound = max(found.bound, 0.0)
+        repair = None if self.repair_max_nodes is None or _proven(incumbent.value, bound) \
+            else self._repair_failed(model, incumbent, seed, deadline)
         fixing: dict[str, Any] | None = None
         if self.fixing_max_nodes is not None and found.root_prices is not None \
                 and not _proven(incumbent.value, bound):
@@ -1230,7 +1251,8 @@ class ColumnGeneration(Solver):
             bound = max(bound, fixed_bound)
         objective = incumbent.value
         proven = _proven(objective, bound)
-        stopped = warm_stopped + found.stopped_by_time + (fixing or {}).get("stopped_by_time", [])
+        stopped = warm_stopped + found.stopped_by_time + (fixing or {}).get("stopped_by_time", []) \
+            + ([REPAIR_STAGE] if any(r["stopped_by_time"] for r in repair or []) else [])
         status = "optimal" if proven else "timeout" if stopped else "feasible"
         wall = time.perf_counter() - begin
         info: dict[str, Any] = {
@@ -1243,11 +1265,55 @@ class ColumnGeneration(Solver):
             "lp_failures": found.lp_failures,
             "columns": len(master.columns), "warm_start_columns": seeded,
             "warm_start_objectives": warm_values, "warm_start_components": components,
-            "mip_status": found.mip_status, "fixing": fixing,
+            "mip_status": found.mip_status, "fixing": fixing, "repair": repair,
             "stopped_by_time": stopped, "n_arcs": model.n_arcs,
             "n_states": model.n_states, "n_rows": rows.n_rows, "build_time_s": build_s,
             "search_time_s": wall - build_s, "wall_time_s": wall}
         return SolveResult(incumbent.schedule, status, wall, info)
+
+    def _repair_failed(self, model: ExpandedModel, incumbent: Incumbent, seed: int,
+                       deadline: float) -> list[dict[str, Any]]:
+        """For each task the incumbent fails (task order), HiGHS on ``model`` restricted to
+        that task's arcs without its drop arc and to the other tasks' incumbent plans
+        (their hops' arcs, or their drop arc when they fail; all their arcs when a hop
+        has none, e.g. a level pruning removed), within :attr:`repair_max_nodes` nodes and
+        the time left (``deadline``, a ``time.perf_counter()`` value). Each schedule found
+        is offered to ``incumbent`` before the next task. Returns what to record of each
+        MILP: its task, HiGHS's status, the schedule's objective, the incumbent's value
+        after it, whether the time limit stopped it and its time."""
+        # the MILP's module imports Pyomo: only when a MILP is built
+        from solvers.exact.milp import MilpSolver
+
+        records: list[dict[str, Any]] = []
+        completed = incumbent.evaluation.task_completed
+        if completed is None:
+            return records
+        for task in np.flatnonzero(~completed).tolist():
+            begin = time.perf_counter()
+            keep = (model.arc_task == task) & (model.arc_kind != DROP)
+            done = incumbent.evaluation.task_completed
+            assert done is not None
+            for other in range(model.instance.n_tasks):
+                if other == task:
+                    continue
+                own = model.arc_task == other
+                arcs = plan_arcs(model, incumbent.schedule, other) if done[other] \
+                    else np.flatnonzero(own & (model.arc_kind == DROP))
+                if arcs is None:
+                    keep |= own
+                else:
+                    keep[arcs] = True
+            result = MilpSolver(max_nodes=self.repair_max_nodes).solve_expanded(
+                model.instance, model.restricted(keep), seed=seed, start=begin,
+                limit=max(deadline - begin, 0.0))
+            incumbent.offer(model.instance,
+                            dataclasses.replace(result.schedule, solver=self.name))
+            records.append({"task": task, "milp_status": result.status,
+                            "milp_objective": result.info["solver_objective"],
+                            "incumbent_value": incumbent.value,
+                            "stopped_by_time": bool(result.info["stopped_by_time"]),
+                            "time_s": time.perf_counter() - begin})
+        return records
 
     def _fix_and_solve(self, pricer: Pricer, rows: MasterRows, prices: np.ndarray,
                        incumbent: Incumbent, seed: int, deadline: float
