@@ -86,14 +86,26 @@ incumbent can take (:func:`kept_arcs`), and HiGHS solves the MILP on the arcs ke
 (:meth:`ColumnGeneration._fix_and_solve`): its bound, capped at the incumbent's value,
 bounds the instance.
 
-**Repair of failed tasks** (``repair_max_nodes``, off by default): after branch-and-price,
-for each task the incumbent fails, in task order, HiGHS solves the MILP over that task's
-arcs (its drop arc excluded) with every other task held to its incumbent plan
-(:meth:`ColumnGeneration._repair_failed`); a schedule found is offered to the incumbent,
-and the next task starts from it. A primal step only: the bound is untouched. The master
-LP's fractional plans can let a failing task share capacity that no whole plan gets, so
-price-and-branch keeps the failure; on ``levels100-v1``'s p1-n7-q7-s0-mobfad the repair
-completes the task ``greedy``, the search and the MILPs had failed.
+**Repair of failed tasks** (off by default; primal steps only, the bound is untouched):
+after branch-and-price, for each task ``q`` the incumbent fails, in task order
+(:meth:`ColumnGeneration._repair_failed`):
+
+* ``neighbourhood_max_nodes=K``: branch-and-price within K nodes on the sub-instance of
+  ``q`` and its *neighbours*, the tasks whose incumbent plans hold a capacity or
+  subcarrier row that ``q``'s least plan alone holds (:meth:`ColumnGeneration._neighbours`),
+  warm-started from the incumbent's plans of them; its schedule replaces theirs
+  (:func:`~solvers.exact.decomposed.components.merge`) and is offered to the incumbent.
+  The sub-instance does not see the other tasks' capacity and subcarriers: the
+  evaluator judges the merged schedule.
+* ``repair_max_nodes=K``: when ``q`` still fails, HiGHS on the MILP over ``q``'s arcs (its
+  drop arc excluded) with every other task held to its incumbent plan, within K nodes.
+
+Why: the master LP completes a failing task in part by sharing capacity that no whole
+plan of it gets, so its columns, and price-and-branch over them, need not hold a schedule
+that completes it. On ``levels100-v1``'s p1-n7-q7-s0-mobfad, where ``greedy``, 50 000
+nodes of branch-and-price and the MILPs had failed task 6 (25.838), the held MILP
+completes it (24.340) and the neighbourhood (tasks 1, 2 and 6, 2 000 nodes) reaches
+7.829.
 
 **Reproducible.** The iteration, column and node limits and the MILP's node limit decide
 the result; HiGHS runs on one thread, deterministically. A time limit only stops a stage;
@@ -204,7 +216,8 @@ FIXING_STAGE = "reduced-cost fixing"
 """The stage a time limit cuts when it stops the MILP of ``fixing_max_nodes``."""
 
 REPAIR_STAGE = "failed-task repair"
-"""The stage a time limit cuts when it stops a MILP of ``repair_max_nodes``."""
+"""The stage a time limit cuts when it stops a step of the repair of failed tasks
+(``neighbourhood_max_nodes``, ``repair_max_nodes``)."""
 
 SETUP_STAGE, COLGEN_STAGE = "master set-up", "column generation"
 """Stages a time limit can cut (besides the model build, ``"branch-and-price"`` and
@@ -1147,10 +1160,13 @@ class ColumnGeneration(Solver):
         fixing_max_arcs: the MILP of reduced-cost fixing is built only when at most this
             many arcs are kept (its memory grows with them); above, the fixing is
             recorded as not run and the bound is the search's.
+        neighbourhood_max_nodes: None (default: off), or, after branch-and-price, for
+            each task the incumbent fails, branch-and-price within this many nodes on the
+            sub-instance of it and its neighbours (:meth:`_repair_failed`).
         repair_max_nodes: None (default: off), or, after branch-and-price, for each task
-            the incumbent fails, the MILP over its arcs with the other tasks held to
-            their incumbent plans, within this many HiGHS branch-and-bound nodes
-            (:meth:`_repair_failed`; ``info["repair"]`` records each).
+            the incumbent still fails, the MILP over its arcs with the other tasks held
+            to their incumbent plans, within this many HiGHS branch-and-bound nodes
+            (:meth:`_repair_failed`; ``info["repair"]`` records each step).
     """
 
     name = "colgen"
@@ -1168,6 +1184,7 @@ class ColumnGeneration(Solver):
                  component_max_nodes: int = DEFAULT_COMPONENT_MAX_NODES,
                  component_bound: bool = False, fixing_max_nodes: int | None = None,
                  fixing_max_arcs: int = DEFAULT_FIXING_MAX_ARCS,
+                 neighbourhood_max_nodes: int | None = None,
                  repair_max_nodes: int | None = None) -> None:
         self.time_limit_s = time_limit_s
         self.limits = Limits(max_iterations, max_columns, max_nodes, max_mip_nodes, smoothing)
@@ -1180,12 +1197,14 @@ class ColumnGeneration(Solver):
         self.component_bound = component_bound
         for name, value in (("fixing_max_nodes", fixing_max_nodes),
                             ("fixing_max_arcs", fixing_max_arcs),
+                            ("neighbourhood_max_nodes", neighbourhood_max_nodes),
                             ("repair_max_nodes", repair_max_nodes)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
         self.fixing_max_nodes = fixing_max_nodes
         self.fixing_max_arcs = fixing_max_arcs
+        self.neighbourhood_max_nodes = neighbourhood_max_nodes
         self.repair_max_nodes = repair_max_nodes
 
     def solve(self, instance: Instance, *, seed: int = 0,
@@ -1241,8 +1260,9 @@ class ColumnGeneration(Solver):
         found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed,
                                deadline).run()
         bound = max(found.bound, 0.0)
-        repair = None if self.repair_max_nodes is None or _proven(incumbent.value, bound) \
-            else self._repair_failed(model, incumbent, seed, deadline)
+        repairing = self.neighbourhood_max_nodes is not None or self.repair_max_nodes is not None
+        repair = self._repair_failed(maker, pricer, incumbent, seed, deadline) \
+            if repairing and not _proven(incumbent.value, bound) else None
         fixing: dict[str, Any] | None = None
         if self.fixing_max_nodes is not None and found.root_prices is not None \
                 and not _proven(incumbent.value, bound):
@@ -1271,49 +1291,125 @@ class ColumnGeneration(Solver):
             "search_time_s": wall - build_s, "wall_time_s": wall}
         return SolveResult(incumbent.schedule, status, wall, info)
 
-    def _repair_failed(self, model: ExpandedModel, incumbent: Incumbent, seed: int,
-                       deadline: float) -> list[dict[str, Any]]:
-        """For each task the incumbent fails (task order), HiGHS on ``model`` restricted to
-        that task's arcs without its drop arc and to the other tasks' incumbent plans
-        (their hops' arcs, or their drop arc when they fail; all their arcs when a hop
-        has none, e.g. a level pruning removed), within :attr:`repair_max_nodes` nodes and
-        the time left (``deadline``, a ``time.perf_counter()`` value). Each schedule found
-        is offered to ``incumbent`` before the next task. Returns what to record of each
-        MILP: its task, HiGHS's status, the schedule's objective, the incumbent's value
-        after it, whether the time limit stopped it and its time."""
-        # the MILP's module imports Pyomo: only when a MILP is built
-        from solvers.exact.milp import MilpSolver
-
+    def _repair_failed(self, maker: ColumnMaker, pricer: Pricer, incumbent: Incumbent,
+                       seed: int, deadline: float) -> list[dict[str, Any]]:
+        """The repair of failed tasks (module docstring): for each task the incumbent fails
+        (task order), the neighbourhood's branch-and-price (:meth:`_neighbourhood_step`)
+        and then, when it still fails, the MILP with the other tasks held
+        (:meth:`_held_step`), each as configured, until ``deadline`` (a
+        ``time.perf_counter()`` value). Each schedule found is offered to ``incumbent``
+        before the next step. Returns one record per step run: its task, its step
+        (``"neighbourhood"`` or ``"held"``), what it found, the incumbent's value after
+        it, whether the time limit stopped it and its time."""
         records: list[dict[str, Any]] = []
         completed = incumbent.evaluation.task_completed
         if completed is None:
             return records
         for task in np.flatnonzero(~completed).tolist():
-            begin = time.perf_counter()
-            keep = (model.arc_task == task) & (model.arc_kind != DROP)
-            done = incumbent.evaluation.task_completed
-            assert done is not None
-            for other in range(model.instance.n_tasks):
-                if other == task:
+            for step, nodes in (("neighbourhood", self.neighbourhood_max_nodes),
+                                ("held", self.repair_max_nodes)):
+                done = incumbent.evaluation.task_completed
+                if nodes is None or done is None or done[task]:
                     continue
-                own = model.arc_task == other
-                arcs = plan_arcs(model, incumbent.schedule, other) if done[other] \
-                    else np.flatnonzero(own & (model.arc_kind == DROP))
-                if arcs is None:
-                    keep |= own
-                else:
-                    keep[arcs] = True
-            result = MilpSolver(max_nodes=self.repair_max_nodes).solve_expanded(
-                model.instance, model.restricted(keep), seed=seed, start=begin,
-                limit=max(deadline - begin, 0.0))
-            incumbent.offer(model.instance,
-                            dataclasses.replace(result.schedule, solver=self.name))
-            records.append({"task": task, "milp_status": result.status,
-                            "milp_objective": result.info["solver_objective"],
-                            "incumbent_value": incumbent.value,
-                            "stopped_by_time": bool(result.info["stopped_by_time"]),
-                            "time_s": time.perf_counter() - begin})
+                begin = time.perf_counter()
+                record = self._neighbourhood_step(maker, pricer, incumbent, task, nodes, seed,
+                                                  deadline) if step == "neighbourhood" else \
+                    self._held_step(maker.model, incumbent, task, nodes, seed, deadline)
+                records.append({"task": task, "step": step, **record,
+                                "incumbent_value": incumbent.value,
+                                "time_s": time.perf_counter() - begin})
         return records
+
+    @staticmethod
+    def _neighbours(maker: ColumnMaker, pricer: Pricer, incumbent: Incumbent,
+                    task: int) -> np.ndarray:
+        """(k,) increasing task ids: ``task`` and the tasks whose incumbent plans hold a
+        capacity or subcarrier row that ``task``'s least completing plan, priced alone
+        (its hop costs, no row prices), holds; a task whose incumbent plan is not in the
+        graph (a hop with no arc) counts as a neighbour."""
+        model = maker.model
+        priced = model.arc_cost.copy()
+        priced[(model.arc_task == task) & (model.arc_kind == DROP)] = np.inf
+        _, plans = pricer.shortest(priced)
+        held = set(maker.make(task, plans[task]).rows.tolist()[1:])
+        done = incumbent.evaluation.task_completed
+        assert done is not None
+        found = [task]
+        for other in np.flatnonzero(done).tolist():
+            if other == task:
+                continue
+            arcs = plan_arcs(model, incumbent.schedule, other)
+            if arcs is None or held & set(maker.make(other, arcs).rows.tolist()[1:]):
+                found.append(other)
+        return np.array(sorted(found), dtype=np.int64)
+
+    def _neighbourhood_step(self, maker: ColumnMaker, pricer: Pricer, incumbent: Incumbent,
+                            task: int, max_nodes: int, seed: int, deadline: float
+                            ) -> dict[str, Any]:
+        """Branch-and-price within ``max_nodes`` nodes (this run's other limits, no
+        repair, fixing or component bound) on the sub-instance of ``task``'s neighbours
+        (:meth:`_neighbours`; every node kept), warm-started from the incumbent's plans
+        of them; its schedule merged into the incumbent's is offered to ``incumbent``."""
+        # merge and component_instance sit beside the component MILPs (Pyomo)
+        from solvers.exact.decomposed.components import (
+            ExactComponent,
+            component_instance,
+            merge,
+        )
+
+        instance = maker.model.instance
+        tasks = self._neighbours(maker, pricer, incumbent, task)
+        nodes = np.arange(instance.n_nodes)
+        sub = component_instance(instance, nodes, tasks)
+        mine = restricted_schedule(incumbent.schedule, tasks, nodes, sub.name)
+        lim = self.limits
+        solver = ColumnGeneration(max_iterations=lim.max_iterations,
+                                  max_columns=lim.max_columns, max_nodes=max_nodes,
+                                  max_mip_nodes=lim.max_mip_nodes, smoothing=lim.smoothing)
+        part = solver._search(sub, seed, time.perf_counter(), deadline,
+                              [(INCUMBENT_WARM_START, mine, evaluate(sub, mine))], [], [])
+        hops = tuple(dataclasses.replace(h, task=int(tasks[h.task])) for h in part.schedule.hops)
+        merged = merge(instance, incumbent.schedule, [ExactComponent(
+            -1, tasks, part.status, float(part.info["bound"]),
+            Schedule(hops, instance.name, self.name))])
+        checked = None if merged is None else evaluate(instance, merged)
+        if merged is not None and checked is not None:
+            incumbent.offer(instance, merged, checked)
+        return {"tasks": tasks.tolist(), "status": part.status,
+                "objective": part.info["solver_objective"], "nodes": part.info["nodes"],
+                "merged_objective": None if checked is None or not checked.feasible
+                else checked.objective,
+                "stopped_by_time": bool(part.info["stopped_by_time"])}
+
+    def _held_step(self, model: ExpandedModel, incumbent: Incumbent, task: int,
+                   max_nodes: int, seed: int, deadline: float) -> dict[str, Any]:
+        """HiGHS within ``max_nodes`` nodes on ``model`` restricted to ``task``'s arcs
+        without its drop arc and to the other tasks' incumbent plans (their hops' arcs,
+        or their drop arc when they fail; all their arcs when a hop has none, e.g. a level
+        pruning removed); its schedule is offered to ``incumbent``."""
+        # the MILP's module imports Pyomo: only when a MILP is built
+        from solvers.exact.milp import MilpSolver
+
+        begin = time.perf_counter()
+        keep = (model.arc_task == task) & (model.arc_kind != DROP)
+        done = incumbent.evaluation.task_completed
+        assert done is not None
+        for other in range(model.instance.n_tasks):
+            if other == task:
+                continue
+            own = model.arc_task == other
+            arcs = plan_arcs(model, incumbent.schedule, other) if done[other] \
+                else np.flatnonzero(own & (model.arc_kind == DROP))
+            if arcs is None:
+                keep |= own
+            else:
+                keep[arcs] = True
+        result = MilpSolver(max_nodes=max_nodes).solve_expanded(
+            model.instance, model.restricted(keep), seed=seed, start=begin,
+            limit=max(deadline - begin, 0.0))
+        incumbent.offer(model.instance, dataclasses.replace(result.schedule, solver=self.name))
+        return {"status": result.status, "objective": result.info["solver_objective"],
+                "stopped_by_time": bool(result.info["stopped_by_time"])}
 
     def _fix_and_solve(self, pricer: Pricer, rows: MasterRows, prices: np.ndarray,
                        incumbent: Incumbent, seed: int, deadline: float
