@@ -87,7 +87,9 @@ incumbent can take (:func:`kept_arcs`), and HiGHS solves the MILP on the arcs ke
 bounds the instance.
 
 **Repair of failed tasks** (off by default; primal steps only, the bound is untouched):
-after branch-and-price, for each task ``q`` the incumbent fails, in task order
+after the root's column generation and price-and-branch, before the tree (whose nodes
+are then pruned against the repaired incumbent), for each task ``q`` the incumbent fails,
+in task order
 (:meth:`ColumnGeneration._repair_failed`):
 
 * ``neighbourhood_max_nodes=K``: branch-and-price within K nodes on the sub-instance of
@@ -127,7 +129,7 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -955,11 +957,15 @@ class BranchAndPrice:
     arc) nearest 1/2, lowest id on ties; when every arc flow is integral the plans are a
     schedule, offered to the incumbent. A node's bound is the larger of its parent's and
     its own best Lagrangian value; it is pruned when that reaches the incumbent's value
-    (within :data:`REDUCED_COST_TOL`).
+    (within :data:`REDUCED_COST_TOL`). ``after_root``, when given, is called once after
+    the root's price-and-branch unless the root closed the gap (``colgen``'s repair of
+    failed tasks, which may improve the incumbent).
     """
 
     def __init__(self, maker: ColumnMaker, master: Master, pricer: Pricer,
-                 incumbent: Incumbent, limits: Limits, seed: int, deadline: float) -> None:
+                 incumbent: Incumbent, limits: Limits, seed: int, deadline: float,
+                 after_root: Callable[[], None] | None = None) -> None:
+        self.after_root = after_root
         self.maker, self.master, self.pricer = maker, master, pricer
         self.model, self.rows = maker.model, maker.rows
         self.incumbent, self.limits, self.seed, self.deadline = incumbent, limits, seed, deadline
@@ -1073,6 +1079,8 @@ class BranchAndPrice:
             if root is None:
                 root = found
                 mip_status = self.price_and_branch()
+                if self.after_root is not None and not self._closed(bound):
+                    self.after_root()
             if found.stopped_by == "time":
                 queue.append((bound, order, branches))
                 stopped.append("column generation")
@@ -1160,11 +1168,11 @@ class ColumnGeneration(Solver):
         fixing_max_arcs: the MILP of reduced-cost fixing is built only when at most this
             many arcs are kept (its memory grows with them); above, the fixing is
             recorded as not run and the bound is the search's.
-        neighbourhood_max_nodes: None (default: off), or, after branch-and-price, for
-            each task the incumbent fails, branch-and-price within this many nodes on the
+        neighbourhood_max_nodes: None (default: off), or, after the root of
+            branch-and-price, for each task the incumbent fails, branch-and-price within this many nodes on the
             sub-instance of it and its neighbours (:meth:`_repair_failed`).
-        repair_max_nodes: None (default: off), or, after branch-and-price, for each task
-            the incumbent still fails, the MILP over its arcs with the other tasks held
+        repair_max_nodes: None (default: off), or, after the root of branch-and-price,
+            for each task the incumbent still fails, the MILP over its arcs with the other tasks held
             to their incumbent plans, within this many HiGHS branch-and-bound nodes
             (:meth:`_repair_failed`; ``info["repair"]`` records each step).
     """
@@ -1257,12 +1265,16 @@ class ColumnGeneration(Solver):
                                    components, warm_stopped)
         build_s = time.perf_counter() - begin
 
-        found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed,
-                               deadline).run()
-        bound = max(found.bound, 0.0)
+        repair: list[dict[str, Any]] | None = None
+
+        def repair_failed() -> None:
+            nonlocal repair
+            repair = self._repair_failed(maker, pricer, incumbent, seed, deadline)
+
         repairing = self.neighbourhood_max_nodes is not None or self.repair_max_nodes is not None
-        repair = self._repair_failed(maker, pricer, incumbent, seed, deadline) \
-            if repairing and not _proven(incumbent.value, bound) else None
+        found = BranchAndPrice(maker, master, pricer, incumbent, self.limits, seed, deadline,
+                               after_root=repair_failed if repairing else None).run()
+        bound = max(found.bound, 0.0)
         fixing: dict[str, Any] | None = None
         if self.fixing_max_nodes is not None and found.root_prices is not None \
                 and not _proven(incumbent.value, bound):
