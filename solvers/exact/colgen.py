@@ -89,8 +89,7 @@ bounds the instance.
 **Repair of failed tasks** (off by default; primal steps only, the bound is untouched):
 after the root's column generation and price-and-branch, before the tree (whose nodes
 are then pruned against the repaired incumbent), for each task ``q`` the incumbent fails,
-in task order
-(:meth:`ColumnGeneration._repair_failed`):
+in task order (:meth:`ColumnGeneration._repair_failed`):
 
 * ``neighbourhood_max_nodes=K``: branch-and-price within K nodes on the sub-instance of
   ``q`` and its *neighbours*, the tasks whose incumbent plans hold a capacity or
@@ -1169,12 +1168,14 @@ class ColumnGeneration(Solver):
             many arcs are kept (its memory grows with them); above, the fixing is
             recorded as not run and the bound is the search's.
         neighbourhood_max_nodes: None (default: off), or, after the root of
-            branch-and-price, for each task the incumbent fails, branch-and-price within this many nodes on the
-            sub-instance of it and its neighbours (:meth:`_repair_failed`).
+            branch-and-price, for each task the incumbent fails, branch-and-price within
+            this many nodes on the sub-instance of it and its neighbours
+            (:meth:`_repair_failed`).
         repair_max_nodes: None (default: off), or, after the root of branch-and-price,
-            for each task the incumbent still fails, the MILP over its arcs with the other tasks held
-            to their incumbent plans, within this many HiGHS branch-and-bound nodes
-            (:meth:`_repair_failed`; ``info["repair"]`` records each step).
+            for each task the incumbent still fails, the MILP over its arcs with the
+            other tasks held to their incumbent plans, within this many HiGHS
+            branch-and-bound nodes (:meth:`_repair_failed`; ``info["repair"]`` records
+            each step).
     """
 
     name = "colgen"
@@ -1384,8 +1385,9 @@ class ColumnGeneration(Solver):
         merged = merge(instance, incumbent.schedule, [ExactComponent(
             -1, tasks, part.status, float(part.info["bound"]),
             Schedule(hops, instance.name, self.name))])
-        checked = None if merged is None else evaluate(instance, merged)
-        if merged is not None and checked is not None:
+        checked = None
+        if merged is not None:
+            checked = evaluate(instance, merged)
             incumbent.offer(instance, merged, checked)
         return {"tasks": tasks.tolist(), "status": part.status,
                 "objective": part.info["solver_objective"], "nodes": part.info["nodes"],
