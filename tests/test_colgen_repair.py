@@ -82,13 +82,6 @@ def test_a_proven_run_skips_the_repair() -> None:
     assert result.status == "optimal" and result.info["repair"] is None
 
 
-@pytest.mark.parametrize("value", [0, -3, 2.5, True, "10"])
-@pytest.mark.parametrize("option", ["repair_max_nodes", "neighbourhood_max_nodes"])
-def test_a_bad_repair_limit_is_refused_naming_the_option(option: str, value: object) -> None:
-    with pytest.raises(ValueError, match=option):
-        ColumnGeneration(**{option: value})  # type: ignore[arg-type]
-
-
 @pytest.mark.slow
 def test_repair_completes_the_task_every_other_step_failed_on_mobfad() -> None:
     """levels100-v1's p1-n7-q7-s0-mobfad: ``greedy``, the root and its price-and-branch
