@@ -85,6 +85,8 @@ def test_the_path_through_each_arc_matches_plain_relaxation(seed: int) -> None:
     assert np.all(through >= least[model.arc_task] - 1e-12)
     for q, plan in enumerate(plans):  # a least plan's arcs are on a least path
         assert np.allclose(through[plan], least[q], rtol=1e-12)
+        alone, own_plan = pricer.shortest_of(q, priced)  # one task priced alone: the same
+        assert alone == least[q] and np.array_equal(own_plan, plan)
 
 
 def root(inst: Instance) -> tuple[ExpandedModel, Pricer, MasterRows, ColGenResult]:

@@ -508,16 +508,21 @@ class Pricer:
         """(Z,) every state's least priced cost of a path to its task's sink (``inf``
         where every path has an arc priced ``inf``). Raises :class:`TimeUp` once
         ``deadline`` has passed (checked per task)."""
-        m = self.model
         deadline = deadline or Deadline.never()
-        value = np.full(m.n_states, np.inf)
-        value[m.task_sink] = 0.0
-        for _, _, passes in self._tasks:
+        value = np.full(self.model.n_states, np.inf)
+        value[self.model.task_sink] = 0.0
+        for task in range(len(self._tasks)):
             deadline.check(COLGEN_STAGE)
-            for part, first in passes:
-                through = priced[part] + value[m.arc_head[part]]
-                value[m.arc_tail[part[first]]] = np.minimum.reduceat(through, first)
+            self._task_to_sink(task, priced, value)
         return value
+
+    def _task_to_sink(self, task: int, priced: np.ndarray, value: np.ndarray) -> None:
+        """Write into ``value`` (Z,) the least priced cost to the sink of every state of
+        ``task`` (its sink's entry already 0): one pass over its slots, latest first."""
+        m = self.model
+        for part, first in self._tasks[task][2]:
+            through = priced[part] + value[m.arc_head[part]]
+            value[m.arc_tail[part[first]]] = np.minimum.reduceat(through, first)
 
     def from_start(self, priced: np.ndarray) -> np.ndarray:
         """(Z,) every state's least priced cost of a path from its task's start (the
@@ -544,20 +549,33 @@ class Pricer:
         broken by arc order, deterministically); ``inf`` and no arcs when every plan of
         the task has an arc priced ``inf`` (forbidden by branching). Raises
         :class:`TimeUp` once ``deadline`` has passed (checked per task)."""
-        m = self.model
         value = self.to_sink(priced, deadline)
-        costs, plans = np.zeros(len(self._tasks)), []
-        for q, (start, _, _) in enumerate(self._tasks):
-            costs[q] = value[start]
-            plan, state = [], start
-            while np.isfinite(costs[q]) and state != m.task_sink[q]:
-                k = self._out_slot[state]
-                out = self._order[self._out_start[k]:self._out_end[k]]
-                arc = int(out[np.argmin(priced[out] + value[m.arc_head[out]])])
-                plan.append(arc)
-                state = int(m.arc_head[arc])
-            plans.append(np.array(plan, dtype=np.int64))
-        return costs, plans
+        found = [self._least_plan(q, priced, value) for q in range(len(self._tasks))]
+        return np.array([cost for cost, _ in found]), [plan for _, plan in found]
+
+    def shortest_of(self, task: int, priced: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`shortest` of ``task`` alone (the same cost and plan): only its own arcs
+        are passed over."""
+        value = np.full(self.model.n_states, np.inf)
+        value[self.model.task_sink[task]] = 0.0
+        self._task_to_sink(task, priced, value)
+        return self._least_plan(task, priced, value)
+
+    def _least_plan(self, task: int, priced: np.ndarray, value: np.ndarray
+                    ) -> tuple[float, np.ndarray]:
+        """``task``'s least priced cost and one such plan's arcs, walked from its start
+        along ``value`` (:meth:`to_sink`'s, at least on the task's states)."""
+        m = self.model
+        start = self._tasks[task][0]
+        cost = float(value[start])
+        plan, state = [], start
+        while np.isfinite(cost) and state != m.task_sink[task]:
+            k = self._out_slot[state]
+            out = self._order[self._out_start[k]:self._out_end[k]]
+            arc = int(out[np.argmin(priced[out] + value[m.arc_head[out]])])
+            plan.append(arc)
+            state = int(m.arc_head[arc])
+        return cost, np.array(plan, dtype=np.int64)
 
 
 class Master:
@@ -1341,10 +1359,11 @@ class ColumnGeneration(Solver):
         (its hop costs, no row prices), holds; a task whose incumbent plan is not in the
         graph (a hop with no arc) counts as a neighbour."""
         model = maker.model
-        priced = model.arc_cost.copy()
-        priced[(model.arc_task == task) & (model.arc_kind == DROP)] = np.inf
-        _, plans = pricer.shortest(priced)
-        held = set(maker.make(task, plans[task]).rows.tolist()[1:])
+        own = pricer.task_arcs(task)
+        priced = np.full(model.n_arcs, np.inf)
+        priced[own] = np.where(model.arc_kind[own] == DROP, np.inf, model.arc_cost[own])
+        _, plan = pricer.shortest_of(task, priced)
+        held = set(maker.make(task, plan).rows.tolist()[1:])
         done = incumbent.evaluation.task_completed
         assert done is not None
         found = [task]
