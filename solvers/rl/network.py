@@ -327,7 +327,7 @@ class QNetwork(nn.Module):
         block_row = torch.where(computes, batch.pair_graph * n_layers + batch.pair_block - 1,
                                 h_task.shape[0])
         current = self.w_current(h_compute[position[batch.node_row]])
-        z = (blocks[block_row] + self.w_next(h_compute[position[batch.pair_node_row]])
+        z = (blocks[block_row] + self.w_next(h_compute)[position[batch.pair_node_row]]
              + (current + self.w_global(pooled))[batch.pair_graph]
              + self.w_pair(batch.pair_features))
         hidden = torch.relu(z)
