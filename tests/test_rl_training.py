@@ -200,8 +200,8 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
                   progress=False) for seed in LEARN_SEEDS]
 
 
-@pytest.mark.xfail(reason="measured (1 thread, 2026-12-04, at 0860445): the greedy policies "
-                   "of seeds 0-2 score 72.5, 61.1, 43.5 on tiny-v1 (mean 59.0) against "
+@pytest.mark.xfail(reason="measured (1 thread, 2026-12-07, at 355ef82): the greedy policies "
+                   "of seeds 0-2 score 61.7 on tiny-v1 (mean; 59.0 at 0860445) against "
                    "random's 42.8: DDQN does not learn the coin-flip heuristic's cheapest "
                    "deadline-feasible level in 1 500 decisions (docs/learned.md, 'What the "
                    "tiny runs learn')", strict=True)
