@@ -174,12 +174,14 @@ def test_a_proven_root_skips_the_fixing() -> None:
 
 @pytest.mark.parametrize("value", [0, -3, 2.5, True, "10"])
 @pytest.mark.parametrize("option", ["fixing_max_nodes", "fixing_max_arcs",
-                                    "neighbourhood_max_nodes", "repair_max_nodes"])
+                                    "neighbourhood_max_nodes", "neighbourhood_milp_max_nodes",
+                                    "repair_max_nodes"])
 def test_a_bad_limit_is_refused_naming_the_option(option: str, value: object) -> None:
     """The limits of reduced-cost fixing and of the repair of failed tasks
     (tests/test_colgen_repair.py) share one check."""
     with pytest.raises(ValueError, match=option):
-        ColumnGeneration(**{option: value})  # type: ignore[arg-type]
+        ColumnGeneration(**{option: value, "neighbourhood_max_nodes": 10}  # type: ignore[arg-type]
+                         if option == "neighbourhood_milp_max_nodes" else {option: value})
 
 
 def test_too_many_arcs_kept_skip_the_milp_and_say_so() -> None:

@@ -52,10 +52,15 @@ def test_repair_from_the_all_failed_schedule_completes_each_task_alone_at_its_le
 
 
 @pytest.mark.parametrize("options", [{"repair_max_nodes": 500},
-                                     {"neighbourhood_max_nodes": 30, "repair_max_nodes": 500}])
+                                     {"neighbourhood_max_nodes": 30, "repair_max_nodes": 500},
+                                     {"neighbourhood_max_nodes": 30,
+                                      "neighbourhood_milp_max_nodes": 200,
+                                      "repair_max_nodes": 500}])
 def test_repair_never_moves_the_bound_and_is_recorded(options: dict[str, int]) -> None:
     """small-v1 p1-n5-q6-s0: the root's schedule fails task 2, which cannot complete
-    beside the other plans; each step runs, in order, and the bound is the root's."""
+    beside the other plans; each step runs, in order, and the bound is the root's. With
+    the neighbourhood's MILP, its result is recorded beside the branch-and-price's, and
+    its bound on the sub-instance is at most what the sub-instance's tasks cost there."""
     inst = small("p1-n5-q6-s0")
     root = ColumnGeneration(max_nodes=1).solve(inst)
     repaired = ColumnGeneration(max_nodes=1, **options).solve(inst)
@@ -71,10 +76,21 @@ def test_repair_never_moves_the_bound_and_is_recorded(options: dict[str, int]) -
         assert r["stopped_by_time"] is False
         if r["step"] == "neighbourhood":
             assert r["task"] in r["tasks"] and r["tasks"] == sorted(r["tasks"])
+            assert ("milp_status" in r) == ("neighbourhood_milp_max_nodes" in options)
+            if "milp_status" in r:
+                assert r["milp_status"] in ("optimal", "feasible")
+                assert r["milp_bound"] <= r["milp_objective"] + 1e-9
+                assert r["milp_bound"] <= r["objective"] + 1e-6 * max(1.0, r["objective"])
     assert repaired.info["bound"] == root.info["bound"]
     assert repaired.info["solver_objective"] <= root.info["solver_objective"]
     assert evaluate(inst, repaired.schedule).objective == \
         pytest.approx(repaired.info["solver_objective"])
+
+
+def test_the_neighbourhood_milp_needs_the_neighbourhood() -> None:
+    with pytest.raises(ValueError, match="neighbourhood_milp_max_nodes: needs "
+                                         "neighbourhood_max_nodes"):
+        ColumnGeneration(neighbourhood_milp_max_nodes=10)
 
 
 def test_a_proven_run_skips_the_repair() -> None:

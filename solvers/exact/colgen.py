@@ -97,7 +97,9 @@ in task order (:meth:`ColumnGeneration._repair_failed`):
   warm-started from the incumbent's plans of them; its schedule replaces theirs
   (:func:`~solvers.exact.decomposed.components.merge`) and is offered to the incumbent.
   The sub-instance does not see the other tasks' capacity and subcarriers: the
-  evaluator judges the merged schedule.
+  evaluator judges the merged schedule. ``neighbourhood_milp_max_nodes=K'`` then also
+  solves that sub-instance by the MILP within K' HiGHS nodes, merged and offered the
+  same way (branch-and-price and the MILP find different schedules of one sub-instance).
 * ``repair_max_nodes=K``: when ``q`` still fails, HiGHS on the MILP over ``q``'s arcs (its
   drop arc excluded) with every other task held to its incumbent plan, within K nodes.
 
@@ -1189,6 +1191,9 @@ class ColumnGeneration(Solver):
             branch-and-price, for each task the incumbent fails, branch-and-price within
             this many nodes on the sub-instance of it and its neighbours
             (:meth:`_repair_failed`).
+        neighbourhood_milp_max_nodes: None (default: off), or, in that step, also the
+            MILP on the same sub-instance within this many HiGHS branch-and-bound nodes
+            (needs ``neighbourhood_max_nodes``).
         repair_max_nodes: None (default: off), or, after the root of branch-and-price,
             for each task the incumbent still fails, the MILP over its arcs with the
             other tasks held to their incumbent plans, within this many HiGHS
@@ -1212,6 +1217,7 @@ class ColumnGeneration(Solver):
                  component_bound: bool = False, fixing_max_nodes: int | None = None,
                  fixing_max_arcs: int = DEFAULT_FIXING_MAX_ARCS,
                  neighbourhood_max_nodes: int | None = None,
+                 neighbourhood_milp_max_nodes: int | None = None,
                  repair_max_nodes: int | None = None) -> None:
         self.time_limit_s = time_limit_s
         self.limits = Limits(max_iterations, max_columns, max_nodes, max_mip_nodes, smoothing)
@@ -1225,13 +1231,18 @@ class ColumnGeneration(Solver):
         for name, value in (("fixing_max_nodes", fixing_max_nodes),
                             ("fixing_max_arcs", fixing_max_arcs),
                             ("neighbourhood_max_nodes", neighbourhood_max_nodes),
+                            ("neighbourhood_milp_max_nodes", neighbourhood_milp_max_nodes),
                             ("repair_max_nodes", repair_max_nodes)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
         self.fixing_max_nodes = fixing_max_nodes
         self.fixing_max_arcs = fixing_max_arcs
+        if neighbourhood_milp_max_nodes is not None and neighbourhood_max_nodes is None:
+            raise ValueError("neighbourhood_milp_max_nodes: needs neighbourhood_max_nodes "
+                             "(the MILP re-solves the neighbourhood that step builds)")
         self.neighbourhood_max_nodes = neighbourhood_max_nodes
+        self.neighbourhood_milp_max_nodes = neighbourhood_milp_max_nodes
         self.repair_max_nodes = repair_max_nodes
 
     def solve(self, instance: Instance, *, seed: int = 0,
@@ -1381,7 +1392,9 @@ class ColumnGeneration(Solver):
         """Branch-and-price within ``max_nodes`` nodes (this run's other limits, no
         repair, fixing or component bound) on the sub-instance of ``task``'s neighbours
         (:meth:`_neighbours`; every node kept), warm-started from the incumbent's plans
-        of them; its schedule merged into the incumbent's is offered to ``incumbent``."""
+        of them, and then, with :attr:`neighbourhood_milp_max_nodes` set, the MILP on the
+        same sub-instance within that many HiGHS nodes; each schedule, merged into the
+        incumbent's, is offered to ``incumbent`` in turn."""
         # merge and component_instance sit beside the component MILPs (Pyomo)
         from solvers.exact.decomposed.components import (
             ExactComponent,
@@ -1400,19 +1413,38 @@ class ColumnGeneration(Solver):
                                   max_mip_nodes=lim.max_mip_nodes, smoothing=lim.smoothing)
         part = solver._search(sub, seed, time.perf_counter(), deadline,
                               [(INCUMBENT_WARM_START, mine, evaluate(sub, mine))], [], [])
-        hops = tuple(dataclasses.replace(h, task=int(tasks[h.task])) for h in part.schedule.hops)
-        merged = merge(instance, incumbent.schedule, [ExactComponent(
-            -1, tasks, part.status, float(part.info["bound"]),
-            Schedule(hops, instance.name, self.name))])
-        checked = None
-        if merged is not None:
+
+        def offer_merged(found: SolveResult) -> float | None:
+            """``found`` (a schedule of ``sub``) merged into the incumbent's, offered to
+            it; the merged schedule's evaluated objective (None if rejected)."""
+            hops = tuple(dataclasses.replace(h, task=int(tasks[h.task]))
+                         for h in found.schedule.hops)
+            merged = merge(instance, incumbent.schedule, [ExactComponent(
+                -1, tasks, found.status, float(found.info["bound"]),
+                Schedule(hops, instance.name, self.name))])
+            if merged is None:
+                return None
             checked = evaluate(instance, merged)
             incumbent.offer(instance, merged, checked)
-        return {"tasks": tasks.tolist(), "status": part.status,
-                "objective": part.info["solver_objective"], "nodes": part.info["nodes"],
-                "merged_objective": None if checked is None or not checked.feasible
-                else checked.objective,
-                "stopped_by_time": bool(part.info["stopped_by_time"])}
+            return checked.objective if checked.feasible else None
+
+        record: dict[str, Any] = {
+            "tasks": tasks.tolist(), "status": part.status,
+            "objective": part.info["solver_objective"], "nodes": part.info["nodes"],
+            "merged_objective": offer_merged(part),
+            "stopped_by_time": bool(part.info["stopped_by_time"])}
+        if self.neighbourhood_milp_max_nodes is not None:
+            # the MILP's module imports Pyomo: only when a MILP is built
+            from solvers.exact.milp import MilpSolver
+
+            milp = MilpSolver(max_nodes=self.neighbourhood_milp_max_nodes).solve(
+                sub, seed=seed, time_limit_s=max(deadline - time.perf_counter(), 0.0))
+            record.update(milp_status=milp.status,
+                          milp_objective=milp.info["solver_objective"],
+                          milp_bound=milp.info["bound"],
+                          milp_merged_objective=offer_merged(milp))
+            record["stopped_by_time"] |= bool(milp.info["stopped_by_time"])
+        return record
 
     def _held_step(self, model: ExpandedModel, incumbent: Incumbent, task: int,
                    max_nodes: int, seed: int, deadline: float) -> dict[str, Any]:
