@@ -108,7 +108,7 @@ plan of it gets, so its columns, and price-and-branch over them, need not hold a
 that completes it. On ``levels100-v1``'s p1-n7-q7-s0-mobfad, where ``greedy``, 50 000
 nodes of branch-and-price and the MILPs had failed task 6 (25.838), the held MILP
 completes it (24.340) and the neighbourhood (tasks 1, 2 and 6, 2 000 nodes) reaches
-7.829.
+7.829; the neighbourhood's MILP at one HiGHS node (its root) 7.712.
 
 **Reproducible.** The iteration, column and node limits and the MILP's node limit decide
 the result; HiGHS runs on one thread, deterministically. A time limit only stops a stage;
