@@ -1236,11 +1236,11 @@ class ColumnGeneration(Solver):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        self.fixing_max_nodes = fixing_max_nodes
-        self.fixing_max_arcs = fixing_max_arcs
         if neighbourhood_milp_max_nodes is not None and neighbourhood_max_nodes is None:
             raise ValueError("neighbourhood_milp_max_nodes: needs neighbourhood_max_nodes "
                              "(the MILP re-solves the neighbourhood that step builds)")
+        self.fixing_max_nodes = fixing_max_nodes
+        self.fixing_max_arcs = fixing_max_arcs
         self.neighbourhood_max_nodes = neighbourhood_max_nodes
         self.neighbourhood_milp_max_nodes = neighbourhood_milp_max_nodes
         self.repair_max_nodes = repair_max_nodes
